@@ -1,0 +1,3 @@
+from heatdeploy.cli import run
+
+run()

@@ -1,0 +1,101 @@
+"""The hooks heatdeploy plugins implement.
+
+A plugin is a module (or object) with functions named after these hooks and
+decorated with :data:`heatdeploy.hookimpl`; it is found through the
+``heatdeploy`` entry point group.  Implement only the hooks you need.  Every
+hook is called with keyword arguments, and pluggy lets an implementation
+accept any subset of them.
+
+Framework plugins register a :class:`~heatdeploy.framework.Framework`;
+add-ons (a monitoring agent, an extra resource in every stack) implement the
+other hooks.  Each hook that takes ``framework`` is called for every cluster,
+whatever its framework: check ``framework.name`` if you only serve one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from heatdeploy.framework import Framework
+    from heatdeploy.problems import Problem
+    from heatdeploy.spec import ClusterSpec, NodeGroup
+    from heatdeploy.template_parts import SecurityRule, TemplatePart, UserDataPart
+
+hookspec = pluggy.HookspecMarker("heatdeploy")
+
+
+@hookspec
+def heatdeploy_register_frameworks(register: Callable[[Framework], None]) -> None:
+    """Register the frameworks this plugin provides.
+
+    Call ``register(framework)`` once per :class:`~heatdeploy.framework.Framework`.
+    A framework name may be registered only once; a second registration is
+    reported as a load error of the later plugin.
+
+    :param register: callable taking a ``Framework``.
+    """
+
+
+@hookspec
+def heatdeploy_validate_cluster(spec: ClusterSpec, framework: Framework) -> Iterable[Problem] | None:
+    """Check a cluster spec beyond the framework's own topology rules.
+
+    Called after the spec passed its own rules and the framework's. Return
+    (or yield) :class:`~heatdeploy.problems.Problem` objects whose ``path``
+    names the offending field, such as ``node_groups[0].configs``; heatdeploy
+    adds the file and line.
+
+    :param spec: the cluster spec, with node group defaults filled in.
+    :param framework: the spec's framework.
+    """
+
+
+@hookspec
+def heatdeploy_security_group_rules(
+    spec: ClusterSpec, node_group: NodeGroup, framework: Framework
+) -> Iterable[SecurityRule] | None:
+    """Extra ingress rules for a node group's automatic security group.
+
+    Only called for node groups with ``auto_security_group: true``. The
+    framework's ports, SSH and traffic between the cluster's instances are
+    already open.
+
+    :param spec: the cluster spec.
+    :param node_group: the group whose security group is being rendered.
+    :param framework: the spec's framework.
+    """
+
+
+@hookspec
+def heatdeploy_user_data(
+    spec: ClusterSpec, node_group: NodeGroup, framework: Framework
+) -> UserDataPart | None:
+    """Files and commands for the first boot of every instance of a node group.
+
+    Runs before the instance reports to heatdeploy, so keep it short and
+    independent of other instances: cluster membership is never known at
+    boot (it would force servers to be replaced on every scale). Prefer
+    configuration steps for anything that needs the other instances.
+
+    :param spec: the cluster spec.
+    :param node_group: the group whose user data is being rendered.
+    :param framework: the spec's framework.
+    """
+
+
+@hookspec
+def heatdeploy_template_parts(spec: ClusterSpec, framework: Framework) -> TemplatePart | None:
+    """Parameters, resources and outputs to add to the cluster's main template.
+
+    Values are plain HOT data (dicts, lists, strings); heatdeploy serialises
+    them safely. Names must not clash with heatdeploy's resources (node group
+    names, ``<group>-security-group``, ``cluster-internal``, ``anti-affinity``)
+    or another plugin's.
+
+    :param spec: the cluster spec.
+    :param framework: the spec's framework.
+    """

@@ -1,0 +1,1 @@
+"""Framework plugins shipped with heatdeploy, registered through entry points like any other."""

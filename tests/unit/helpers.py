@@ -1,0 +1,51 @@
+"""Shared helpers for unit tests: built-in plugins and specs built from text."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+import yaml
+
+from heatdeploy import Plugins, plugins_from
+from heatdeploy.plugins import hadoop, spark
+from heatdeploy.render import Rendered, render
+from heatdeploy.spec import LoadedSpec, parse_spec
+from heatdeploy.validation import checks
+
+SPARK_SPEC = """\
+name: demo
+plugin: spark
+version: "4.0"
+image: debian-local
+flavor: m1.small
+network: private
+node_groups:
+  - name: master
+    count: 1
+    processes: [master]
+  - name: worker
+    count: 2
+    processes: [worker]
+"""
+
+
+def builtin_plugins(**extra: Any) -> Plugins:
+    """The built-in frameworks plus any extra plugin objects, loaded strictly."""
+    return plugins_from({"spark": spark, "hadoop": hadoop, **extra})
+
+
+def load(text: str, plugins: Plugins | None = None, file: str = "spec.yaml") -> LoadedSpec:
+    return parse_spec(textwrap.dedent(text), file, checks(plugins or builtin_plugins()))
+
+
+def render_text(text: str, plugins: Plugins | None = None, **kwargs: Any) -> Rendered:
+    plugins = plugins or builtin_plugins()
+    loaded = load(text, plugins)
+    return render(loaded.spec, plugins.frameworks[loaded.spec.plugin], plugins, **kwargs)
+
+
+def parsed(rendered: Rendered) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any]]:
+    """The rendered main template, nested files and environment as data."""
+    files = {name: yaml.safe_load(text) for name, text in rendered.files.items()}
+    return yaml.safe_load(rendered.template), files, yaml.safe_load(rendered.environment)

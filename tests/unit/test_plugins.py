@@ -1,0 +1,127 @@
+"""Plugin discovery through real entry points, and what happens when plugins break."""
+
+from __future__ import annotations
+
+import tempfile
+import unittest
+from pathlib import Path
+from types import SimpleNamespace
+
+from heatdeploy import PluginError, hookimpl, plugins_from
+from heatdeploy.plugin_manager import Plugins
+from heatdeploy.plugins import spark
+from tests.unit.distributions import ROOT, add_distribution, plugins_json, run_cli
+
+TOY = '''
+from heatdeploy import Framework, hookimpl
+
+@hookimpl
+def heatdeploy_register_frameworks(register):
+    register(Framework(name="toy", title="Toy", versions=("1",), processes={"box": "a box"}))
+'''
+
+
+class EntryPointTest(unittest.TestCase):
+    def setUp(self) -> None:
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        self.site = Path(tmp.name)
+        add_distribution(self.site, "toy-plugin", {"toy": "toy_plugin"}, {"toy_plugin": TOY})
+        add_distribution(self.site, "broken-plugin", {"broken": "broken_plugin"},
+                         {"broken_plugin": "import a_dependency_that_is_not_installed\n"})
+
+    def test_builtins_and_third_party_load_and_broken_is_reported(self) -> None:
+        report = plugins_json(self.site)
+        names = {p["name"]: p for p in report["plugins"]}
+        self.assertEqual(sorted(names), ["hadoop", "spark", "toy"])
+        self.assertEqual(names["toy"]["package"], "toy-plugin")
+        self.assertEqual(names["toy"]["frameworks"], {"toy": ["1"]})
+        self.assertEqual(names["spark"]["package"], "heatdeploy")
+        self.assertEqual(names["spark"]["hooks"], ["heatdeploy_register_frameworks"])
+        self.assertEqual(report["errors"], [{
+            "name": "broken", "package": "broken-plugin",
+            "error": "ModuleNotFoundError: No module named 'a_dependency_that_is_not_installed'"}])
+
+    def test_a_broken_plugin_does_not_stop_validation(self) -> None:
+        result = run_cli(self.site, "validate", "examples/spark.yaml")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("valid", result.stdout)
+
+    def test_strict_mode_makes_load_errors_fatal(self) -> None:
+        result = run_cli(self.site, "plugins", env={"HEATDEPLOY_STRICT_PLUGINS": "1"})
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(result.stderr.strip(), "heatdeploy: error: plugin 'broken' failed to load: "
+                         "ModuleNotFoundError: No module named 'a_dependency_that_is_not_installed'")
+        self.assertNotIn("Traceback", result.stderr)
+
+    def test_load_only_selected_plugins(self) -> None:
+        report = plugins_json(self.site, env={"HEATDEPLOY_LOAD_PLUGINS": "spark, toy"})
+        self.assertEqual([p["name"] for p in report["plugins"]], ["spark", "toy"])
+        self.assertEqual(report["errors"], [])
+        self.assertEqual(plugins_json(self.site, env={"HEATDEPLOY_LOAD_PLUGINS": ""})["plugins"], [])
+
+    def test_the_contrib_example_installs_through_its_entry_point(self) -> None:
+        contrib = ROOT / "contrib" / "heatdeploy-node-exporter"
+        add_distribution(self.site, "heatdeploy-node-exporter", {"node-exporter": "heatdeploy_node_exporter"})
+        report = plugins_json(self.site, extra_path=(contrib,))
+        names = {p["name"]: p for p in report["plugins"]}
+        self.assertEqual(names["node-exporter"]["hooks"], [
+            "heatdeploy_security_group_rules", "heatdeploy_template_parts",
+            "heatdeploy_user_data", "heatdeploy_validate_cluster"])
+        rendered = run_cli(self.site, "render", "examples/spark.yaml", extra_path=(contrib,))
+        self.assertEqual(rendered.returncode, 0, rendered.stderr)
+        self.assertIn('"node_exporter_port"', rendered.stdout)
+        self.assertIn('"port_range_min": 9100', rendered.stdout)
+
+
+class LoadErrorTest(unittest.TestCase):
+    """Plugins that load but are wrong are reported with their name, not raised."""
+
+    def lenient(self, **objects: object) -> Plugins:
+        return plugins_from(objects, strict=False)
+
+    def test_unknown_hook(self) -> None:
+        bad = SimpleNamespace(heatdeploy_no_such_hook=hookimpl(lambda: None))
+        plugins = self.lenient(bad=bad)
+        self.assertEqual([(e.name, e.error) for e in plugins.errors],
+                         [("bad", "unknown hook(s): heatdeploy_no_such_hook")])
+        self.assertEqual(plugins.info, [])
+
+    def test_duplicate_framework(self) -> None:
+        again = SimpleNamespace(heatdeploy_register_frameworks=spark.heatdeploy_register_frameworks)
+        plugins = self.lenient(spark=spark, again=again)
+        self.assertEqual([e.error for e in plugins.errors],
+                         ["ValueError: framework 'spark' is already registered"])
+        self.assertEqual(list(plugins.frameworks), ["spark"])
+
+    def test_register_with_wrong_type_or_exception(self) -> None:
+        @hookimpl
+        def heatdeploy_register_frameworks(register):  # type: ignore[no-untyped-def]
+            register("spark")
+
+        @hookimpl
+        def failing(register):  # type: ignore[no-untyped-def]
+            raise RuntimeError("boom")
+
+        plugins = self.lenient(wrong=SimpleNamespace(heatdeploy_register_frameworks=heatdeploy_register_frameworks),
+                               failing=SimpleNamespace(heatdeploy_register_frameworks=failing))
+        self.assertEqual([(e.name, e.error) for e in plugins.errors], [
+            ("wrong", "TypeError: register() takes a Framework, got str"),
+            ("failing", "RuntimeError: boom"),
+        ])
+
+    def test_hook_failure_names_the_plugin(self) -> None:
+        @hookimpl
+        def heatdeploy_validate_cluster(spec, framework):  # type: ignore[no-untyped-def]
+            raise KeyError("oops")
+
+        plugins = plugins_from({"spark": spark, "flaky": SimpleNamespace(
+            heatdeploy_validate_cluster=heatdeploy_validate_cluster)})
+        with self.assertRaises(PluginError) as caught:
+            list(plugins.call("heatdeploy_validate_cluster", spec=None, framework=None))
+        self.assertEqual(str(caught.exception), "plugin 'flaky' failed in heatdeploy_validate_cluster: "
+                                                "KeyError: 'oops'")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,184 @@
+"""Rendering HOT: resource structure, determinism, and inert hostile strings."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import unittest
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import heatdeploy.render as render_module
+from heatdeploy.render import RenderError
+from tests.unit.helpers import SPARK_SPEC, parsed, render_text
+
+HADOOP_EXAMPLE = (Path(__file__).resolve().parents[2] / "examples" / "hadoop.yaml").read_text()
+
+HOSTILE = [
+    'q"uote\'s',
+    "new\nline: {get_file: /etc/passwd}",
+    "{get_file: /etc/shadow}",
+    "{{ 7 * 7 }}{% raw %}{# c #}",
+    "- [a, b]: &x *x",
+    "\u2028line sep\u0085nel",
+    "${HOME} $(reboot) `id`",
+]
+
+
+def all_keys(data: Any) -> set[str]:
+    if isinstance(data, dict):
+        return set(data) | {k for v in data.values() for k in all_keys(v)}
+    if isinstance(data, list):
+        return {k for v in data for k in all_keys(v)}
+    return set()
+
+
+def all_strings(data: Any) -> set[str]:
+    if isinstance(data, dict):
+        return {s for v in [*data, *data.values()] for s in all_strings(v)}
+    if isinstance(data, list):
+        return {s for v in data for s in all_strings(v)}
+    return {data} if isinstance(data, str) else set()
+
+
+class StructureTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.template, self.files, self.environment = parsed(render_text(HADOOP_EXAMPLE))
+
+    def test_main_template_resources(self) -> None:
+        resources = self.template["resources"]
+        self.assertEqual(sorted(resources), ["cluster_internal_security_group", "master",
+                                             "master_security_group", "worker", "worker_security_group"])
+        worker = resources["worker"]
+        self.assertEqual(worker["type"], "OS::Heat::ResourceGroup")
+        self.assertEqual(worker["properties"]["count"], 3)
+        self.assertEqual(worker["properties"]["removal_policies"], [{"resource_list": []}])
+        definition = worker["properties"]["resource_def"]
+        self.assertEqual(definition["type"], "Heatdeploy::Instance::worker")
+        self.assertEqual(definition["properties"]["name"], "hadoop-demo-worker-%index%")
+        self.assertEqual(definition["properties"]["security_groups"], [
+            {"get_resource": "worker_security_group"}, {"get_resource": "cluster_internal_security_group"}])
+        self.assertEqual(self.template["outputs"]["instances"]["value"], {"list_concat": [
+            {"get_attr": ["master", "instance"]}, {"get_attr": ["worker", "instance"]}]})
+
+    def test_environment_maps_instance_types_to_nested_files(self) -> None:
+        self.assertEqual(self.environment, {"resource_registry": {
+            "Heatdeploy::Instance::master": "instance-master.yaml",
+            "Heatdeploy::Instance::worker": "instance-worker.yaml"}})
+        self.assertEqual(sorted(self.files), ["instance-master.yaml", "instance-worker.yaml"])
+
+    def test_security_groups(self) -> None:
+        resources = self.template["resources"]
+        internal = resources["cluster_internal_security_group"]["properties"]["rules"]
+        self.assertEqual({r["remote_mode"] for r in internal}, {"remote_group_id"})
+        rules = resources["master_security_group"]["properties"]["rules"]
+        ports = sorted(r["port_range_min"] for r in rules if r["protocol"] == "tcp")
+        self.assertEqual(ports, [22, 8030, 8031, 8032, 8033, 8088, 9000, 9870, 10020, 19888])
+        self.assertIn("icmp", {r["protocol"] for r in rules})
+
+    def test_instance_template(self) -> None:
+        worker = self.files["instance-worker.yaml"]
+        resources = worker["resources"]
+        self.assertEqual(sorted(resources), ["port", "server", "volume_1", "volume_1_attachment", "volume_2",
+                                             "volume_2_attachment", "wait", "wait_handle"])
+        server = resources["server"]["properties"]
+        self.assertEqual((server["flavor"], server["image"]), ("m1.large", "hadoop-3.4"))
+        self.assertEqual(server["networks"], [{"port": {"get_resource": "port"}}])
+        self.assertEqual(resources["volume_2"]["properties"]["size"], 10)
+        self.assertEqual(resources["volume_2_attachment"]["properties"], {
+            "instance_uuid": {"get_resource": "server"}, "volume_id": {"get_resource": "volume_2"}})
+        self.assertEqual(resources["wait"]["properties"]["timeout"], 3600)
+        output = worker["outputs"]["instance"]["value"]
+        self.assertIsNone(output["floating_ip"])
+        self.assertEqual(output["host_key"], {"get_attr": ["wait", "data"]})
+        master = self.files["instance-master.yaml"]["resources"]
+        self.assertEqual(master["floating_ip"]["properties"], {
+            "floating_network": "public", "port_id": {"get_resource": "port"}})
+
+    def test_user_data_reports_host_key_and_holds_no_membership(self) -> None:
+        server = self.files["instance-worker.yaml"]["resources"]["server"]["properties"]
+        replace = server["user_data"]["str_replace"]
+        self.assertEqual(replace["params"]["__heatdeploy_wc_notify__"],
+                         {"get_attr": ["wait_handle", "curl_cli"]})
+        config_text = replace["template"]
+        self.assertTrue(config_text.startswith("#cloud-config\n"))
+        config = yaml.safe_load(config_text)
+        self.assertEqual(config["ssh_authorized_keys"], ["__heatdeploy_public_key__"])
+        self.assertFalse(config["disable_root"])
+        script = config["write_files"][-1]["content"]
+        self.assertIn("/etc/ssh/ssh_host_ed25519_key.pub", script)
+        self.assertNotIn(" -k", script)  # TLS verification stays on
+        for other in ("hadoop-demo-master", "master"):
+            self.assertNotIn(other, config_text)
+
+    def test_anti_affinity_server_group(self) -> None:
+        text = SPARK_SPEC.replace("network: private", "network: private\nanti_affinity: [worker]")
+        template, files, _ = parsed(render_text(text))
+        self.assertEqual(template["resources"]["anti_affinity_group"]["properties"]["policies"],
+                         ["anti-affinity"])
+        worker = template["resources"]["worker"]["properties"]["resource_def"]["properties"]
+        self.assertEqual(worker["server_group"], {"get_resource": "anti_affinity_group"})
+        hints = files["instance-worker.yaml"]["resources"]["server"]["properties"]["scheduler_hints"]
+        self.assertEqual(hints, {"group": {"get_param": "server_group"}})
+        self.assertNotIn("server_group", template["resources"]["master"]["properties"]["resource_def"]
+                         ["properties"])
+
+    def test_removal_list(self) -> None:
+        template, _, _ = parsed(render_text(SPARK_SPEC, removals={"worker": ["0", "3"]}))
+        self.assertEqual(template["resources"]["worker"]["properties"]["removal_policies"],
+                         [{"resource_list": ["0", "3"]}])
+
+    def test_no_security_groups_means_the_property_is_omitted(self) -> None:
+        text = SPARK_SPEC.replace("processes: [worker]", "processes: [worker]\n    auto_security_group: false")
+        template, files, _ = parsed(render_text(text))
+        self.assertNotIn("security_groups", files["instance-worker.yaml"]["resources"]["port"]["properties"])
+        self.assertNotIn("security_groups", files["instance-worker.yaml"]["parameters"])
+
+
+class SafetyTest(unittest.TestCase):
+    def test_output_is_byte_identical(self) -> None:
+        first, second = render_text(HADOOP_EXAMPLE), render_text(HADOOP_EXAMPLE)
+        self.assertEqual(first, second)
+        with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
+            names = [p.name for p in first.write(a)]
+            second.write(b)
+            for name in names:
+                self.assertEqual(Path(a, name).read_bytes(), Path(b, name).read_bytes())
+        self.assertEqual(names, ["cluster.yaml", "environment.yaml", "instance-master.yaml",
+                                 "instance-worker.yaml"])
+
+    def test_hostile_strings_come_out_as_inert_data(self) -> None:
+        for hostile in HOSTILE:
+            with self.subTest(hostile=hostile):
+                value = json.dumps(hostile)
+                text = (SPARK_SPEC.replace("image: debian-local", f"image: {value}")
+                        .replace("network: private", f"network: {value}\nkey_name: {value}")
+                        .replace("processes: [worker]", f"processes: [worker]\n    security_groups: [{value}]"
+                                 f"\n    availability_zone: {value}\n    volumes: {{count: 1, size: 1, "
+                                 f"type: {value}}}\n    configs: {{worker_memory: {value}}}"))
+                rendered = render_text(text)
+                template, files, _ = parsed(rendered)
+                worker = files["instance-worker.yaml"]
+                server = worker["resources"]["server"]["properties"]
+                self.assertEqual([server["image"], server["key_name"], server["availability_zone"]],
+                                 [hostile] * 3)
+                self.assertEqual(worker["resources"]["port"]["properties"]["network"], hostile)
+                self.assertEqual(worker["resources"]["volume_1"]["properties"]["volume_type"], hostile)
+                groups = template["resources"]["worker"]["properties"]["resource_def"]["properties"]
+                self.assertEqual(groups["security_groups"][0], hostile)
+                keys = all_keys(template) | {k for f in files.values() for k in all_keys(f)}
+                self.assertNotIn("get_file", keys)
+                strings = all_strings(template) | {s for f in files.values() for s in all_strings(f)}
+                self.assertNotIn("49", strings)
+
+    def test_templates_cannot_emit_unquoted_values(self) -> None:
+        with self.assertRaisesRegex(RenderError, "without the tojson filter"):
+            render_module._ENV.from_string("name: {{ name }}").render(name="x: y")
+        self.assertEqual(render_module._ENV.from_string("name: {{ name | tojson }}").render(name="x: y"),
+                         'name: "x: y"')
+
+
+if __name__ == "__main__":
+    unittest.main()

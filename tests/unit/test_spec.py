@@ -1,0 +1,136 @@
+"""The cluster spec's own rules: every error names file, line and field."""
+
+from __future__ import annotations
+
+import tempfile
+import textwrap
+import unittest
+from pathlib import Path
+
+from heatdeploy import SpecError, read_spec
+from heatdeploy.spec import parse_spec
+from tests.unit.helpers import SPARK_SPEC, load
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def errors(text: str) -> list[str]:
+    try:
+        load(text)
+    except SpecError as exc:
+        return [str(p) for p in exc.problems]
+    raise AssertionError("spec unexpectedly valid")
+
+
+class SpecRulesTest(unittest.TestCase):
+    def test_valid_spec_loads_with_inherited_defaults(self) -> None:
+        spec = load(SPARK_SPEC).spec
+        self.assertEqual([g.name for g in spec.node_groups], ["master", "worker"])
+        self.assertEqual({g.image for g in spec.node_groups}, {"debian-local"})
+        self.assertEqual(spec.timeout, 60)
+        self.assertIsNone(spec.node_groups[0].volumes)
+
+    def test_examples_are_valid(self) -> None:
+        for path in sorted(EXAMPLES.glob("*.yaml")):
+            with self.subTest(path=path.name):
+                load(path.read_text())
+
+    def test_unknown_field_with_suggestion_and_line(self) -> None:
+        text = SPARK_SPEC.replace("network: private", "netwrok: private")
+        self.assertIn("spec.yaml:6: netwrok: unknown field; did you mean 'network'? (allowed: ", errors(text)[1])
+        self.assertIn("spec.yaml:1: network: required field is missing", errors(text))
+
+    def test_every_error_in_the_file_is_reported(self) -> None:
+        text = SPARK_SPEC.replace("count: 1", "count: -1").replace("count: 2", "count: many")
+        text = text.replace("name: demo", "name: Demo_1")
+        found = errors(text)
+        self.assertEqual(found, [
+            "spec.yaml:1: name: 'Demo_1' is not allowed (lower-case letters, digits and '-', "
+            "not starting or ending with '-')",
+            "spec.yaml:9: node_groups[0].count: must be at least 0, not -1",
+            "spec.yaml:12: node_groups[1].count: must be an integer, not string 'many'",
+        ])
+
+    def test_version_must_be_quoted(self) -> None:
+        found = errors(SPARK_SPEC.replace('version: "4.0"', "version: 4.0"))
+        self.assertEqual(found, ['spec.yaml:3: version: must be a string, not number 4.0 (quote it: "4.0")'])
+
+    def test_name_length_limits(self) -> None:
+        found = errors(SPARK_SPEC.replace("name: demo", "name: " + "a" * 51))
+        self.assertEqual(found, ["spec.yaml:1: name: must be at most 50 characters, not 51"])
+        long_group = "g" * 40
+        found = errors(SPARK_SPEC.replace("name: demo", "name: " + "c" * 30)
+                       .replace("name: worker", f"name: {long_group}"))
+        self.assertEqual(len(found), 1)
+        self.assertRegex(found[0], r"^spec.yaml:11: node_groups\[1\].name: instance name .* would exceed 63")
+
+    def test_duplicate_group_names_processes_and_keys(self) -> None:
+        text = SPARK_SPEC.replace("name: worker", "name: master").replace(
+            "processes: [master]", "processes: [master, master]")
+        self.assertEqual(errors(text), [
+            "spec.yaml:10: node_groups[0].processes[1]: 'master' is listed twice",
+            "spec.yaml:11: node_groups[1].name: duplicate node group name 'master'",
+        ])
+        self.assertEqual(errors(SPARK_SPEC + "image: again\n"), ["spec.yaml:14: image: duplicate key"])
+
+    def test_image_and_flavor_needed_somewhere(self) -> None:
+        text = SPARK_SPEC.replace("image: debian-local\n", "").replace(
+            "    count: 1\n", "    count: 1\n    image: special\n")
+        self.assertEqual(errors(text), ["spec.yaml:11: node_groups[1]: image is set neither here "
+                                        "nor at the top level"])
+
+    def test_empty_lists_and_wrong_shapes(self) -> None:
+        self.assertEqual(errors(SPARK_SPEC.replace("processes: [worker]", "processes: []")),
+                         ["spec.yaml:13: node_groups[1].processes: must name at least one process"])
+        self.assertEqual(errors("- just\n- a list\n"), ["spec.yaml:1: must be a mapping, not a list"])
+        self.assertEqual(errors(SPARK_SPEC.replace("processes: [worker]", "processes: worker")),
+                         ["spec.yaml:13: node_groups[1].processes: must be a list, not string 'worker'"])
+
+    def test_volumes_rules(self) -> None:
+        text = SPARK_SPEC + "    volumes: {count: 0, size: 1, mount_prefix: relative/path, speed: 3}\n"
+        self.assertEqual(errors(text), [
+            "spec.yaml:14: node_groups[1].volumes.count: must be at least 1, not 0",
+            "spec.yaml:14: node_groups[1].volumes.mount_prefix: 'relative/path' is not allowed "
+            "(an absolute path of letters, digits, '.', '_' and '-')",
+            "spec.yaml:14: node_groups[1].volumes.speed: unknown field (allowed: availability_zone, "
+            "count, mount_prefix, size, type)",
+        ])
+
+    def test_floating_ip_pool_null_opts_a_group_out(self) -> None:
+        text = SPARK_SPEC.replace("network: private", "network: private\nfloating_ip_pool: public")
+        text += "    floating_ip_pool: null\n"
+        groups = load(text).spec.node_groups
+        self.assertEqual([g.floating_ip_pool for g in groups], ["public", None])
+
+    def test_yaml_syntax_error_has_line(self) -> None:
+        found = errors("name: demo\nplugin: [spark\n")
+        self.assertEqual(len(found), 1)
+        self.assertRegex(found[0], r"^spec.yaml:3: invalid YAML: .*expected ',' or '\]'")
+
+    def test_merge_keys_are_followed(self) -> None:
+        text = textwrap.dedent("""\
+            defaults: &defaults {count: 1}
+            """)
+        self.assertIn("spec.yaml:1: defaults: unknown field", errors(text + SPARK_SPEC)[0])
+        spec = SPARK_SPEC.replace("  - name: worker\n    count: 2\n",
+                                  "  - <<: {count: 3}\n    name: worker\n")
+        self.assertEqual(load(spec).spec.node_groups[1].count, 3)
+
+    def test_unreadable_file(self) -> None:
+        with self.assertRaises(SpecError) as caught:
+            read_spec("/nonexistent/spec.yaml")
+        self.assertEqual(str(caught.exception), "/nonexistent/spec.yaml:1: cannot read: No such file or directory")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp, "binary.yaml")
+            path.write_bytes(b"\xff\xfe")
+            with self.assertRaises(SpecError) as caught:
+                read_spec(path)
+            self.assertIn("cannot read: not UTF-8 text", str(caught.exception))
+
+    def test_parse_without_plugins_checks_only_the_spec(self) -> None:
+        spec = parse_spec(SPARK_SPEC.replace("plugin: spark", "plugin: anything")).spec
+        self.assertEqual(spec.plugin, "anything")
+
+
+if __name__ == "__main__":
+    unittest.main()
