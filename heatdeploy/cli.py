@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TextIO
 
+from heatdeploy import cli_lifecycle as lifecycle
 from heatdeploy import spec as spec_module
 from heatdeploy.plugin_manager import PluginError, Plugins, load_plugins
 from heatdeploy.problems import SpecError
@@ -17,7 +19,13 @@ from heatdeploy.validation import load_and_validate
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
-Handler = Callable[[argparse.Namespace, Plugins], int]
+Handler = Callable[[argparse.Namespace], int]
+
+
+@functools.cache
+def plugins() -> Plugins:
+    """The installed plugins, loaded once, on first use."""
+    return load_plugins()
 
 
 def _package_version() -> str:
@@ -31,11 +39,11 @@ def _emit(data: Any, out: TextIO | None = None) -> None:
     print(json.dumps(data, indent=2, sort_keys=True), file=out or sys.stdout)
 
 
-def cmd_validate(args: argparse.Namespace, plugins: Plugins) -> int:
+def cmd_validate(args: argparse.Namespace) -> int:
     results = []
     for path in args.specs:
         try:
-            loaded = load_and_validate(path, plugins)
+            loaded = load_and_validate(path, plugins())
         except SpecError as exc:
             results.append({"file": path, "valid": False, "errors": [vars(p) for p in exc.problems]})
             if args.format == "text":
@@ -54,10 +62,10 @@ def cmd_validate(args: argparse.Namespace, plugins: Plugins) -> int:
     return EXIT_OK if valid else EXIT_BAD_INPUT
 
 
-def cmd_render(args: argparse.Namespace, plugins: Plugins) -> int:
-    loaded = load_and_validate(args.spec, plugins)
-    framework = plugins.frameworks[loaded.spec.plugin]
-    rendered = render(loaded.spec, framework, plugins)
+def cmd_render(args: argparse.Namespace) -> int:
+    loaded = load_and_validate(args.spec, plugins())
+    framework = plugins().frameworks[loaded.spec.plugin]
+    rendered = render(loaded.spec, framework, plugins())
     if args.output:
         for path in rendered.write(args.output):
             print(path)
@@ -66,7 +74,7 @@ def cmd_render(args: argparse.Namespace, plugins: Plugins) -> int:
     return EXIT_OK
 
 
-def cmd_schema(args: argparse.Namespace, plugins: Plugins) -> int:
+def cmd_schema(args: argparse.Namespace) -> int:
     _emit(spec_module.schema())
     return EXIT_OK
 
@@ -79,8 +87,8 @@ def plugins_report(plugins: Plugins) -> dict[str, Any]:
     }
 
 
-def cmd_plugins(args: argparse.Namespace, plugins: Plugins) -> int:
-    report = plugins_report(plugins)
+def cmd_plugins(args: argparse.Namespace) -> int:
+    report = plugins_report(plugins())
     if args.format == "json":
         _emit(report)
         return EXIT_OK
@@ -139,17 +147,34 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "plugins", cmd_plugins, "list installed plugins and load errors",
                  "heatdeploy plugins --format json")
     _format_option(p)
+    lifecycle.add_commands(sub, _command, _format_option)
+    _add_local(sub)
     return parser
+
+
+def _add_local(sub: Any) -> None:
+    """The local cloud's commands, when its extra is installed."""
+    try:
+        from heatdeploy.local.cli import add_parser
+    except ImportError:
+        return
+    add_parser(sub)
+
+
+def _report_bad_spec(args: argparse.Namespace, exc: SpecError) -> None:
+    if getattr(args, "format", "text") == "json" and args.handler is not cmd_validate:
+        problems = [vars(p) for p in exc.problems]
+        print(json.dumps({"event": "error", "exit_status": EXIT_BAD_INPUT, "problems": problems}))
+    for problem in exc.problems:
+        print(problem, file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        plugins = load_plugins()
-        return int(args.handler(args, plugins))
+        return int(args.handler(args))
     except SpecError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
+        _report_bad_spec(args, exc)
         return EXIT_BAD_INPUT
     except (PluginError, RenderError) as exc:
         print(f"heatdeploy: error: {exc}", file=sys.stderr)

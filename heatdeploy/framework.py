@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from heatdeploy.problems import Problem
 
 if TYPE_CHECKING:
+    from heatdeploy.health import HealthCheck
+    from heatdeploy.instances import Instance
     from heatdeploy.spec import ClusterSpec
+    from heatdeploy.steps import Step
+
+Operation = Literal["launch", "scale_up", "decommission"]
+"""``launch`` configures and starts a new cluster (or finishes an interrupted launch);
+``scale_up`` adds instances to a running cluster; ``decommission`` removes some,
+before their servers are deleted."""
 
 Scope = Literal["cluster", "node_group"]
 ConfigType = type[str] | type[int] | type[float] | type[bool]
@@ -67,6 +75,23 @@ class Framework:
         heatdeploy; override this for rules such as "exactly one master".
         """
         return ()
+
+    def steps(self, operation: Operation) -> Sequence[Step]:
+        """The configuration steps of ``operation``, run after heatdeploy's common steps.
+
+        Steps may follow the common steps ``ssh``, ``hosts`` and ``volumes``
+        (at launch and scale-up). Every step must be safe to run again: an
+        interrupted launch is finished by running it again.
+        """
+        return ()
+
+    def health_checks(self) -> Sequence[HealthCheck]:
+        """Checks of the running framework, shown by ``heatdeploy status``."""
+        return ()
+
+    def endpoints(self, instances: Sequence[Instance]) -> dict[str, str]:
+        """Named addresses users need (web UIs, service URLs), for the cluster summary."""
+        return {}
 
     def ports_for(self, processes: Iterable[str]) -> tuple[int, ...]:
         """Sorted TCP ports to open for instances running ``processes``."""

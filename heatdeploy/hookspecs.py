@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from heatdeploy.framework import Framework
+    from heatdeploy.framework import Framework, Operation
     from heatdeploy.problems import Problem
     from heatdeploy.spec import ClusterSpec, NodeGroup
+    from heatdeploy.steps import Step
     from heatdeploy.template_parts import SecurityRule, TemplatePart, UserDataPart
 
 hookspec = pluggy.HookspecMarker("heatdeploy")
@@ -98,4 +99,21 @@ def heatdeploy_template_parts(spec: ClusterSpec, framework: Framework) -> Templa
 
     :param spec: the cluster spec.
     :param framework: the spec's framework.
+    """
+
+
+@hookspec
+def heatdeploy_cluster_steps(spec: ClusterSpec, framework: Framework, operation: Operation) -> Iterable[Step] | None:
+    """Extra configuration steps for ``operation`` on every cluster.
+
+    ``operation`` is ``launch``, ``scale_up`` or ``decommission``. Steps run
+    in the same DAG as heatdeploy's common steps (``ssh``, ``hosts``,
+    ``volumes``) and the framework's: name those in ``after`` to order yours
+    (the common steps do not run for ``decommission``). Step names must be
+    unique across plugins: prefix yours with your plugin's name. Every step
+    must be safe to run again.
+
+    :param spec: the cluster spec.
+    :param framework: the spec's framework.
+    :param operation: what is being done to the cluster.
     """

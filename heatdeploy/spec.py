@@ -154,6 +154,7 @@ class LoadedSpec:
 
     spec: ClusterSpec
     document: Document
+    text: str
 
     def fail(self, problems: list[Problem]) -> None:
         """Raise :class:`SpecError` locating ``problems`` in the source file, if any."""
@@ -190,7 +191,7 @@ def parse_spec(text: str, file: str = "<spec>", checks: Checks = Checks()) -> Lo
         problems.extend(checks.raw(doc.data))
     if spec is None or problems:
         raise SpecError(doc.locate(p.path, p.message) for p in problems)
-    return LoadedSpec(spec, doc)
+    return LoadedSpec(spec, doc, text)
 
 
 def read_spec(path: str | Path, checks: Checks = Checks()) -> LoadedSpec:

@@ -2,16 +2,52 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from heatdeploy import ConfigOption, Framework, Problem, at_least, exactly_one, hookimpl
+from heatdeploy.framework import Operation
+from heatdeploy.health import Health, HealthCheck
+from heatdeploy.instances import Instance
+from heatdeploy.plugins.spark import steps
 from heatdeploy.spec import ClusterSpec
+from heatdeploy.steps import Step, StepContext
 
 
 class Spark(Framework):
     def validate(self, spec: ClusterSpec) -> Iterator[Problem]:
         yield from exactly_one(spec, "master")
         yield from at_least(spec, "worker", 1)
+
+    def steps(self, operation: Operation) -> Sequence[Step]:
+        return {"launch": steps.launch_steps, "scale_up": steps.scale_up_steps,
+                "decommission": steps.decommission_steps}[operation]()
+
+    def health_checks(self) -> Sequence[HealthCheck]:
+        return [HealthCheck("spark-workers", workers_alive)]
+
+    def endpoints(self, instances: Sequence[Instance]) -> dict[str, str]:
+        master = next((i for i in instances if i.runs("master")), None)
+        if master is None:
+            return {}
+        return {"master": f"spark://{master.fixed_ip}:{steps.MASTER_PORT}",
+                "master_ui": f"http://{master.floating_ip or master.fixed_ip}:{steps.MASTER_UI}"}
+
+
+def workers_alive(ctx: StepContext) -> Health:
+    """Green when the master is ALIVE with every worker; yellow when some are missing."""
+    master = ctx.running("master")[0]
+    status = steps.master_status(ctx.remote(master))
+    if status.get("status") != "ALIVE":
+        return Health("red", f"master status is {status.get('status', 'unknown')}")
+    expected = {i.fixed_ip for i in ctx.running("worker")}
+    alive = steps.alive_workers(status)
+    if not alive:
+        return Health("red", "no worker is alive")
+    missing = expected - alive
+    if missing:
+        return Health("yellow", f"{len(alive & expected)} of {len(expected)} workers alive; "
+                                f"missing {', '.join(sorted(missing))}")
+    return Health("green", f"master ALIVE, {len(expected)} of {len(expected)} workers alive")
 
 
 SPARK = Spark(

@@ -1,0 +1,436 @@
+"""The cluster lifecycle: launch, status, list, scale, delete, plan.
+
+This is the API that the command line and embedding services use. It never
+prints: progress goes to the ``on_event`` callback. Cluster state lives in
+the cloud (the stack, and a record with the generated key in the project's
+Swift), so any machine with the project's credentials can pick a cluster up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from keystoneauth1 import session as ks_session
+
+from heatdeploy import auth, keys
+from heatdeploy import health as health_module
+from heatdeploy.common_steps import common_steps
+from heatdeploy.events import Event, EventSink, ignore
+from heatdeploy.framework import Framework, Operation
+from heatdeploy.health import HealthCheck, HealthReport, run_checks
+from heatdeploy.instances import Instance
+from heatdeploy.plugin_manager import Plugins
+from heatdeploy.records import ClusterRecord, Records
+from heatdeploy.remote import AccessConfig, Connections
+from heatdeploy.render import render
+from heatdeploy.spec import ClusterSpec, LoadedSpec, parse_spec
+from heatdeploy.stack import StackError, StackInfo, Stacks
+from heatdeploy.steps import StepContext, run_steps
+from heatdeploy.validation import checks, framework_problems
+
+
+class ClusterError(Exception):
+    """An operation on a cluster failed; the message says what and where."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """Settings of an operation that are not part of the spec."""
+
+    wait: bool = True
+    """Run the configuration steps; ``False`` returns once the stack is being created."""
+    timeout_minutes: int | None = None
+    """Overrides the spec's ``timeout`` for the stack."""
+    trust_days: float = auth.DEFAULT_TRUST_DAYS
+    use_floating_ip: bool = True
+    proxy_command: str | None = None
+    max_parallel: int = 32
+
+
+@dataclass
+class Summary:
+    """A cluster as heatdeploy reports it."""
+
+    name: str
+    state: str
+    plugin: str
+    version: str
+    stack_status: str | None
+    instances: list[Instance] = field(default_factory=list)
+    endpoints: dict[str, str] = field(default_factory=dict)
+    trust_id: str | None = None
+    health: HealthReport | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "state": self.state, "plugin": self.plugin, "version": self.version,
+                "stack_status": self.stack_status, "instances": [i.to_dict() for i in self.instances],
+                "endpoints": self.endpoints, "trust_id": self.trust_id,
+                "health": self.health.to_dict() if self.health else None}
+
+
+def _ssh_check(ctx: StepContext) -> health_module.Health:
+    unreachable = []
+    for instance in ctx.instances:
+        try:
+            ctx.remote(instance).run(["true"], timeout=20)
+        except Exception as exc:  # every failure to reach an instance is a finding
+            unreachable.append(f"{instance.name} ({exc})")
+    if not unreachable:
+        return health_module.Health("green", f"{len(ctx.instances)} instance(s) reachable over SSH")
+    colour = "red" if len(unreachable) == len(ctx.instances) else "yellow"
+    return health_module.Health(colour, "unreachable: " + "; ".join(unreachable))
+
+
+SSH_CHECK = HealthCheck("ssh", _ssh_check)
+
+
+class ClusterManager:
+    """Lifecycle operations on the clusters of one project.
+
+    ``session`` is the caller's keystoneauth1 session. With ``trustee_cloud``
+    (a clouds.yaml entry holding heatdeploy's service user) operations run in
+    trust mode: a trust is created at launch and every later call of the
+    operation goes through a trust-scoped session.
+    """
+
+    def __init__(self, session: ks_session.Session, plugins: Plugins, *, trustee_cloud: str | None = None,
+                 region: str | None = None, on_event: EventSink = ignore, key_dir: Path | None = None) -> None:
+        self.user = session
+        self.plugins = plugins
+        self.trustee_cloud = trustee_cloud
+        self.region = region
+        self.emit = on_event
+        self.key_dir = key_dir or default_key_dir()
+
+    # -- sessions and services --------------------------------------------------------------------------------
+
+    def _work_session(self, record: ClusterRecord | None) -> ks_session.Session:
+        if record is not None and record.trust_id and record.trustee_cloud:
+            return auth.trustee_session(record.trustee_cloud, record.trust_id)
+        return self.user
+
+    def _phase(self, message: str) -> None:
+        self.emit(Event("phase", message=message))
+
+    # -- launch -----------------------------------------------------------------------------------------------
+
+    def launch(self, loaded: LoadedSpec, options: Options = Options()) -> Summary:
+        """Create the cluster, or converge an existing one to ``loaded``'s spec."""
+        spec = loaded.spec
+        framework = self._framework(spec)
+        records = Records(self.user, self.region)
+        record = records.load(spec.name)
+        if record is None:
+            record = self._begin(spec, loaded.text, records, options)
+        elif record.plugin != spec.plugin:
+            raise ClusterError(f"cluster {spec.name} already exists with plugin {record.plugin}")
+        work = self._work_session(record)
+        stacks, records = Stacks(work, self.region), Records(work, self.region)
+        stack = stacks.find(spec.name)
+        if stack is not None and record.state == "active":
+            return self._converge(record, spec, framework, options, stacks, records)
+        marker = self._create_or_resume(record, spec, framework, stack, stacks, options)
+        if not options.wait:
+            return self._summary(record, stacks, framework)
+        instances = self._wait_ready(stacks, spec, options, marker)
+        self._run(spec, framework, record, instances, instances, "launch", options)
+        record.state = "active"
+        records.save(record)
+        self._phase(f"cluster {spec.name} is active")
+        return self._summary(record, stacks, framework)
+
+    def _begin(self, spec: ClusterSpec, text: str, records: Records, options: Options) -> ClusterRecord:
+        """Record the cluster before anything else exists, so delete can find all that follows."""
+        self._phase("generating the cluster's SSH key")
+        pair = keys.generate(f"heatdeploy-{spec.name}")
+        record = ClusterRecord(name=spec.name, plugin=spec.plugin, version=spec.version, spec=text,
+                               public_key=pair.public, trustee_cloud=self.trustee_cloud)
+        records.save(record)
+        records.save_private_key(spec.name, pair.private)
+        keys.write_private(self._key_path(spec.name), pair)
+        if self.trustee_cloud:
+            self._phase(f"creating a trust for {self.trustee_cloud} (roles: {', '.join(auth.TRUST_ROLES)})")
+            trustee = auth.trustee_session(self.trustee_cloud)
+            trust = auth.create_trust(self.user, trustee.get_user_id(), days=options.trust_days)
+            record.trust_id = trust.id
+            records.save(record)
+        return record
+
+    def _create_or_resume(self, record: ClusterRecord, spec: ClusterSpec, framework: Framework,
+                          stack: StackInfo | None, stacks: Stacks, options: Options) -> str | None:
+        """Start or repair the stack; return the event marker to wait from."""
+        rendered = render(spec, framework, self.plugins, record.removed)
+        timeout = options.timeout_minutes or spec.timeout
+        if stack is None:
+            self._phase(f"creating stack {spec.name}")
+            record.stack_id = stacks.create(spec.name, rendered, {"public_key": record.public_key},
+                                            [f"heatdeploy-plugin={spec.plugin}"], timeout)
+            Records(self._work_session(record), self.region).save(record)
+            return None
+        if stack.status.endswith("_FAILED"):
+            self._phase(f"stack {spec.name} is {stack.status}: updating it to repair")
+            marker = stacks.last_event_id(spec.name)
+            stacks.update(stack.id, rendered, {"public_key": record.public_key},
+                          [f"heatdeploy-plugin={spec.plugin}"], timeout)
+            return marker
+        self._phase(f"resuming the launch of {spec.name} (stack {stack.status})")
+        return None if stack.status.startswith("CREATE") else stacks.last_event_id(spec.name)
+
+    def _wait_ready(self, stacks: Stacks, spec: ClusterSpec, options: Options,
+                    marker: str | None) -> list[Instance]:
+        stack = stacks.find(spec.name)
+        if stack is not None and stack.status.endswith("_IN_PROGRESS"):
+            action = stack.status.split("_", 1)[0]
+            self._phase(f"waiting for stack {spec.name} ({action})")
+            timeout = 60.0 * (options.timeout_minutes or spec.timeout)
+            stacks.wait(spec.name, action, marker, timeout,
+                        lambda line: self.emit(Event("stack", message=line)))
+        elif stack is None or stack.status.endswith("_FAILED"):
+            status = stack.status if stack else "missing"
+            raise StackError(f"stack {spec.name} is {status}", stacks.failures(spec.name))
+        return stacks.instances(spec.name)
+
+    # -- steps ------------------------------------------------------------------------------------------------
+
+    def _context(self, spec: ClusterSpec, framework: Framework, instances: list[Instance],
+                 targets: list[Instance], connections: Connections,
+                 leaving: Sequence[Instance] = ()) -> StepContext:
+        return StepContext(spec=spec, framework=framework, instances=instances, targets=targets,
+                           connect=connections.get, leaving=list(leaving), emit=self.emit)
+
+    def _connections(self, record: ClusterRecord, instances: list[Instance], options: Options,
+                     records: Records | None = None) -> Connections:
+        config = AccessConfig(private_key=self._private_key(record, records), use_floating_ip=options.use_floating_ip,
+                              proxy_command=options.proxy_command)
+        return Connections(instances, config)
+
+    def _run(self, spec: ClusterSpec, framework: Framework, record: ClusterRecord, instances: list[Instance],
+             targets: list[Instance], operation: Operation, options: Options,
+             leaving: Sequence[Instance] = ()) -> None:
+        steps = list(framework.steps(operation))
+        if operation != "decommission":
+            steps = common_steps() + steps
+        for _, extra in self.plugins.call("heatdeploy_cluster_steps", spec=spec, framework=framework,
+                                          operation=operation):
+            steps.extend(extra)
+        self._phase(f"running {len(steps)} {operation} step(s) on {len(targets)} instance(s)")
+        connections = self._connections(record, instances, options)
+        try:
+            ctx = self._context(spec, framework, instances, targets, connections, leaving)
+            run_steps(ctx, steps, options.max_parallel)
+        finally:
+            connections.close()
+
+    # -- converge and scale -----------------------------------------------------------------------------------
+
+    def _converge(self, record: ClusterRecord, spec: ClusterSpec, framework: Framework, options: Options,
+                  stacks: Stacks, records: Records) -> Summary:
+        current = self.spec_of(record)
+        wanted = {g.name: g.count for g in spec.node_groups}
+        if {g.name: g.count for g in current.node_groups} == wanted:
+            self._phase(f"cluster {spec.name} already matches the spec")
+            return self._summary(record, stacks, framework)
+        return self.scale(spec.name, wanted, options=options)
+
+    def spec_of(self, record: ClusterRecord) -> ClusterSpec:
+        """The cluster's current spec: the launched text with the counts scaling has set since."""
+        loaded = parse_spec(record.spec, f"{record.name} (recorded spec)", checks(self.plugins))
+        return loaded.spec
+
+    def scale(self, name: str, counts: Mapping[str, int], remove: Sequence[str] = (),
+              options: Options = Options()) -> Summary:
+        """Change node group sizes; ``remove`` names the instances to remove first."""
+        records = Records(self.user, self.region)
+        record = self._record(records, name)
+        work = self._work_session(record)
+        stacks, records = Stacks(work, self.region), Records(work, self.region)
+        spec = self.spec_of(record)
+        framework = self._framework(spec)
+        new_spec = _with_counts(spec, counts)
+        problems = list(framework_problems(new_spec, self.plugins))
+        if problems:
+            raise ClusterError("; ".join(f"{p.path}: {p.message}" for p in problems))
+        before = stacks.instances(name)
+        leaving = _leaving(before, spec, new_spec, remove)
+        if leaving:
+            self._phase(f"decommissioning {', '.join(i.name for i in leaving)}")
+            self._run(spec, framework, record, before, leaving, "decommission", options, leaving)
+            for instance in leaving:  # recorded before the update: removed nodes never come back
+                record.removed.setdefault(instance.group, []).append(str(instance.index))
+        record.spec = _spec_text_with_counts(record.spec, new_spec)
+        records.save(record)
+        self._update(record, new_spec, framework, stacks, options)
+        after = stacks.instances(name)
+        known = {i.name for i in before}
+        added = [i for i in after if i.name not in known]
+        if added:
+            self._run(new_spec, framework, record, after, added, "scale_up", options)
+        self._phase(f"cluster {name} scaled: {', '.join(f'{g}={c}' for g, c in sorted(counts.items()))}")
+        return self._summary(record, stacks, framework)
+
+    def _update(self, record: ClusterRecord, spec: ClusterSpec, framework: Framework, stacks: Stacks,
+                options: Options) -> None:
+        rendered = render(spec, framework, self.plugins, record.removed)
+        marker = stacks.last_event_id(spec.name)
+        stack = stacks.find(spec.name)
+        if stack is None:
+            raise ClusterError(f"cluster {spec.name} has no stack")
+        timeout = options.timeout_minutes or spec.timeout
+        self._phase(f"updating stack {spec.name}")
+        stacks.update(stack.id, rendered, {"public_key": record.public_key}, [f"heatdeploy-plugin={spec.plugin}"],
+                      timeout)
+        stacks.wait(spec.name, "UPDATE", marker, 60.0 * timeout, lambda line: self.emit(Event("stack", message=line)))
+
+    def plan(self, loaded: LoadedSpec) -> dict[str, list[str]]:
+        """What launching ``loaded`` would change: resources added, updated, replaced, deleted."""
+        spec = loaded.spec
+        framework = self._framework(spec)
+        record = Records(self.user, self.region).load(spec.name)
+        stacks = Stacks(self.user, self.region)
+        stack = stacks.find(spec.name)
+        removed = record.removed if record else {}
+        rendered = render(spec, framework, self.plugins, removed)
+        public_key = record.public_key if record else keys.generate("plan").public
+        if stack is None:
+            return {"added": stacks.preview_create(spec.name, rendered, {"public_key": public_key})}
+        return stacks.preview_update(stack.id, rendered, {"public_key": public_key})
+
+    # -- inspect ----------------------------------------------------------------------------------------------
+
+    def status(self, name: str, options: Options = Options(), check_health: bool = True) -> Summary:
+        records = Records(self.user, self.region)
+        record = self._record(records, name)
+        stacks = Stacks(self.user, self.region)
+        spec = self.spec_of(record)
+        framework = self._framework(spec)
+        summary = self._summary(record, stacks, framework)
+        if check_health and summary.instances and record.state == "active":
+            connections = self._connections(record, summary.instances, options, records)
+            try:
+                ctx = self._context(spec, framework, summary.instances, summary.instances, connections)
+                summary.health = run_checks(ctx, [SSH_CHECK, *framework.health_checks()])
+            finally:
+                connections.close()
+        return summary
+
+    def list(self) -> list[Summary]:
+        stacks = Stacks(self.user, self.region)
+        by_name = {s.name: s for s in stacks.list()}
+        summaries = []
+        for record in Records(self.user, self.region).list():
+            stack = by_name.get(record.name)
+            summaries.append(Summary(record.name, record.state, record.plugin, record.version,
+                                     stack.status if stack else None, trust_id=record.trust_id))
+        return summaries
+
+    def _summary(self, record: ClusterRecord, stacks: Stacks, framework: Framework) -> Summary:
+        stack = stacks.find(record.name)
+        instances = stacks.instances(record.name) if stack and stack.status.endswith("_COMPLETE") else []
+        return Summary(record.name, record.state, record.plugin, record.version, stack.status if stack else None,
+                       instances, framework.endpoints(instances), record.trust_id)
+
+    # -- delete -----------------------------------------------------------------------------------------------
+
+    def delete(self, name: str, force: bool = False, timeout_minutes: int = 30) -> list[str]:
+        """Delete the stack, the record and key, then the trust; return what could not be deleted."""
+        records = Records(self.user, self.region)
+        record = records.load(name)
+        stacks = Stacks(self.user, self.region)
+        left: list[str] = []
+        stack = stacks.find(name)
+        if stack is None and record is None:
+            raise ClusterError(f"no cluster named {name}")
+        if stack is not None:
+            self._phase(f"deleting stack {name}")
+            marker = stacks.last_event_id(name)
+            stacks.delete(stack.id)
+            try:
+                stacks.wait(name, "DELETE", marker, 60.0 * timeout_minutes,
+                            lambda line: self.emit(Event("stack", message=line)))
+            except StackError as exc:
+                if not force:
+                    raise
+                left.append(f"stack {name}: {exc}")
+        self._phase("deleting the cluster's record and key")
+        records.delete(name)
+        self._key_path(name).unlink(missing_ok=True)
+        if record is not None and record.trust_id:
+            self._phase("deleting the trust")
+            auth.delete_trust(self.user, record.trust_id)
+        return left
+
+    # -- helpers ----------------------------------------------------------------------------------------------
+
+    def _framework(self, spec: ClusterSpec) -> Framework:
+        framework = self.plugins.framework(spec.plugin)
+        if framework is None:
+            raise ClusterError(f"plugin {spec.plugin!r} is not installed")
+        return framework
+
+    def _record(self, records: Records, name: str) -> ClusterRecord:
+        record = records.load(name)
+        if record is None:
+            raise ClusterError(f"no cluster named {name}")
+        return record
+
+    def _key_path(self, name: str) -> Path:
+        return self.key_dir / str(self.user.get_project_id()) / name / "id_ed25519"
+
+    def _private_key(self, record: ClusterRecord, records: Records | None = None) -> str:
+        path = self._key_path(record.name)
+        if path.exists():
+            return path.read_text()
+        text = (records or Records(self._work_session(record), self.region)).private_key(record.name)
+        if text is None:
+            raise ClusterError(f"the private key of cluster {record.name} is missing")
+        keys.write_private(path, keys.KeyPair(text, record.public_key))
+        return text
+
+
+def default_key_dir() -> Path:
+    """Where generated private keys are cached, readable by their owner only."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "heatdeploy" / "keys"
+
+
+def _with_counts(spec: ClusterSpec, counts: Mapping[str, int]) -> ClusterSpec:
+    names = {g.name for g in spec.node_groups}
+    unknown = sorted(set(counts) - names)
+    if unknown:
+        raise ClusterError(f"unknown node group(s) {', '.join(unknown)} (groups: {', '.join(sorted(names))})")
+    groups = [dataclasses.replace(g, count=counts.get(g.name, g.count)) for g in spec.node_groups]
+    return dataclasses.replace(spec, node_groups=groups)
+
+
+def _leaving(instances: list[Instance], old: ClusterSpec, new: ClusterSpec, remove: Sequence[str]) -> list[Instance]:
+    """Exactly the instances a scale-down removes: those named, then the highest indices."""
+    by_name = {i.name: i for i in instances}
+    unknown = [n for n in remove if n not in by_name]
+    if unknown:
+        raise ClusterError(f"no instance named {', '.join(unknown)} in the cluster")
+    leaving: list[Instance] = []
+    for group in new.node_groups:
+        current = [i for i in instances if i.group == group.name]
+        named = [by_name[n] for n in remove if by_name[n].group == group.name]
+        drop = len(current) - group.count
+        if len(named) > max(drop, 0):
+            raise ClusterError(f"{len(named)} instance(s) of {group.name} named for removal, but its count "
+                               f"goes from {len(current)} to {group.count}")
+        rest = sorted((i for i in current if i not in named), key=lambda i: i.index, reverse=True)
+        leaving.extend(named + rest[:max(drop - len(named), 0)])
+    return leaving
+
+
+def _spec_text_with_counts(text: str, spec: ClusterSpec) -> str:
+    """The recorded spec with node group counts replaced (re-serialised: comments are not kept)."""
+    data = yaml.safe_load(text)
+    counts = {g.name: g.count for g in spec.node_groups}
+    for group in data.get("node_groups", []):
+        group["count"] = counts.get(group["name"], group["count"])
+    return yaml.safe_dump(data, sort_keys=False)

@@ -1,0 +1,66 @@
+"""A launched cluster's instances, as the stack's outputs describe them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class OutputError(ValueError):
+    """The stack's outputs do not describe instances as heatdeploy renders them."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One server of the cluster."""
+
+    name: str
+    id: str
+    group: str
+    processes: tuple[str, ...]
+    fixed_ip: str
+    floating_ip: str | None
+    host_key: str | None
+    """``"ssh-ed25519 AAAA..."``: the key the instance reported at boot, which heatdeploy pins."""
+    proxy_gateway: bool = False
+
+    @property
+    def index(self) -> int:
+        """The member index within the node group (the ``%index%`` of its name)."""
+        return int(self.name.rsplit("-", 1)[1])
+
+    def runs(self, process: str) -> bool:
+        return process in self.processes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "id": self.id, "group": self.group, "processes": list(self.processes),
+                "fixed_ip": self.fixed_ip, "floating_ip": self.floating_ip, "host_key": self.host_key,
+                "proxy_gateway": self.proxy_gateway}
+
+
+def _host_key(data: Any) -> str | None:
+    """The wait condition's ``data``: a JSON object of signal id to reported value."""
+    if not data:
+        return None
+    values = json.loads(data) if isinstance(data, str) else data
+    reported = [v for v in values.values() if v] if isinstance(values, dict) else []
+    return str(reported[0]).strip() if reported else None
+
+
+def from_output(value: Iterable[Mapping[str, Any]] | None) -> list[Instance]:
+    """Instances from the stack's ``instances`` output, sorted by group and index."""
+    instances = []
+    for item in value or ():
+        if not isinstance(item, Mapping) or not item.get("name"):
+            continue  # a member still being created has no attributes yet
+        try:
+            instances.append(Instance(
+                name=item["name"], id=item["id"], group=item["group"],
+                processes=tuple(item["processes"]), fixed_ip=item["fixed_ip"],
+                floating_ip=item.get("floating_ip") or None, host_key=_host_key(item.get("host_key")),
+                proxy_gateway=bool(item.get("proxy_gateway"))))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise OutputError(f"unexpected instance output {item!r}: {exc}") from None
+    return sorted(instances, key=lambda i: (i.group, i.index))

@@ -1,0 +1,253 @@
+"""The orchestrator: runs a framework's steps as a DAG, in parallel across instances.
+
+A step names the instances it runs on (by process or node group, or all)
+and the steps it must follow. Once every step it follows has finished on
+all its instances, a step runs on each of its instances in parallel, each
+through that instance's persistent connection. Steps with no order between
+them run at the same time. Plugin authors write plain synchronous functions
+``action(ctx, remote)``; parallelism, retries, timeouts and progress events
+are the orchestrator's business.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from heatdeploy.events import Event, EventSink, ignore
+from heatdeploy.framework import Framework
+from heatdeploy.instances import Instance
+from heatdeploy.remote import Remote, RemoteError, Result
+from heatdeploy.spec import ClusterSpec, NodeGroup
+
+Action = Callable[["StepContext", Remote], None]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One piece of configuration work, run on every instance it selects.
+
+    ``processes`` or ``groups`` select instances running any of those
+    processes or belonging to those node groups; neither selects all.
+    ``scope="targets"`` limits the step to the instances the operation is
+    about (the new ones when scaling up, the leaving ones when scaling down;
+    every instance at launch); ``scope="all"`` runs it on every selected
+    instance of the cluster. ``once`` runs it on the first selected instance
+    only. ``retries`` is for idempotent actions only.
+    """
+
+    name: str
+    action: Action
+    processes: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    scope: Literal["targets", "all"] = "targets"
+    once: bool = False
+    timeout: float | None = None
+    retries: int = 0
+    description: str = ""
+
+    def selects(self, instance: Instance) -> bool:
+        if not self.processes and not self.groups:
+            return True
+        return instance.group in self.groups or any(instance.runs(p) for p in self.processes)
+
+
+class StepsFailed(Exception):
+    """A step failed; carries every failure (step, instance, message, output tail)."""
+
+    def __init__(self, failures: Sequence[Event]) -> None:
+        self.failures = list(failures)
+        first = self.failures[0]
+        more = f" (and {len(self.failures) - 1} more)" if len(self.failures) > 1 else ""
+        super().__init__(f"step {first.step!r} failed on {first.message}{more}")
+
+
+class DeadlineExceeded(Exception):
+    """A condition polled by a step did not hold in time."""
+
+
+@dataclass
+class StepContext:
+    """What a step's action knows about the cluster, and how it reaches other instances."""
+
+    spec: ClusterSpec
+    framework: Framework
+    instances: list[Instance]
+    targets: list[Instance]
+    connect: Callable[[Instance], Remote]
+    leaving: list[Instance] = field(default_factory=list)
+    emit: EventSink = ignore
+
+    def remote(self, instance: Instance) -> Remote:
+        """The connection to another instance of the cluster."""
+        return self.connect(instance)
+
+    def running(self, process: str, *, include_leaving: bool = False) -> list[Instance]:
+        """Instances running ``process``, without those being removed unless asked."""
+        leaving = {i.name for i in self.leaving}
+        return [i for i in self.instances if i.runs(process) and (include_leaving or i.name not in leaving)]
+
+    def group(self, instance: Instance) -> NodeGroup:
+        return next(g for g in self.spec.node_groups if g.name == instance.group)
+
+    def config(self, name: str, instance: Instance | None = None) -> Any:
+        """A framework config value: the node group's, else the cluster's, else the default."""
+        option = self.framework.config(name)
+        if option is None:
+            raise KeyError(f"{self.framework.name} has no config {name!r}")
+        if instance is not None and name in self.group(instance).configs:
+            return self.group(instance).configs[name]
+        return self.spec.configs.get(name, option.default)
+
+    def wait_until(self, what: str, probe: Callable[[], bool], timeout: float, interval: float = 0.5) -> None:
+        """Poll ``probe`` until it returns true; raise :class:`DeadlineExceeded` after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while not probe():
+            if time.monotonic() >= deadline:
+                raise DeadlineExceeded(f"{what}: not true after {timeout:.0f} s")
+            time.sleep(interval)
+
+
+class _TimedRemote:
+    """A remote whose commands default to the step's timeout."""
+
+    def __init__(self, remote: Remote, timeout: float | None) -> None:
+        self.instance = remote.instance
+        self._remote = remote
+        self._timeout = timeout
+
+    def run(self, command: Any, *, stdin: bytes | None = None, check: bool = True,
+            timeout: float | None = None) -> Result:
+        return self._remote.run(command, stdin=stdin, check=check, timeout=timeout or self._timeout)
+
+    def write_file(self, path: str, content: str | bytes, mode: int = 0o644) -> None:
+        self._remote.write_file(path, content, mode)
+
+    def read_file(self, path: str) -> bytes:
+        return self._remote.read_file(path)
+
+    def http(self, method: str, port: int, path: str, body: bytes | None = None,
+             timeout: float | None = None) -> tuple[int, bytes]:
+        return self._remote.http(method, port, path, body, timeout or self._timeout)
+
+
+def check_graph(steps: Sequence[Step]) -> None:
+    """Refuse duplicate names, unknown predecessors and cycles."""
+    names = [s.name for s in steps]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise ValueError(f"duplicate step names: {', '.join(sorted(duplicates))}")
+    for step in steps:
+        unknown = set(step.after) - set(names)
+        if unknown:
+            raise ValueError(f"step {step.name!r} follows unknown step(s): {', '.join(sorted(unknown))}")
+    _order(steps)
+
+
+def _order(steps: Sequence[Step]) -> list[Step]:
+    done: set[str] = set()
+    ordered: list[Step] = []
+    pending = list(steps)
+    while pending:
+        ready = [s for s in pending if set(s.after) <= done]
+        if not ready:
+            raise ValueError(f"steps form a cycle: {', '.join(s.name for s in pending)}")
+        ordered.extend(ready)
+        done.update(s.name for s in ready)
+        pending = [s for s in pending if s.name not in done]
+    return ordered
+
+
+class Orchestrator:
+    """Runs steps over a cluster with bounded concurrency."""
+
+    def __init__(self, context: StepContext, max_workers: int = 32) -> None:
+        self.context = context
+        self.max_workers = max_workers
+
+    def instances_for(self, step: Step) -> list[Instance]:
+        pool = self.context.instances if step.scope == "all" else self.context.targets
+        chosen = [i for i in pool if step.selects(i)]
+        return chosen[:1] if step.once else chosen
+
+    def run(self, steps: Sequence[Step]) -> None:
+        check_graph(steps)
+        emit = self.context.emit
+        remaining = {s.name: s for s in steps}
+        finished: set[str] = set()
+        failures: list[Event] = []
+        running: dict[futures.Future[None], tuple[Step, Instance]] = {}
+        left: dict[str, int] = {}
+        with futures.ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="step") as pool:
+            while remaining or running:
+                if not failures:
+                    for step in [s for s in remaining.values() if set(s.after) <= finished]:
+                        del remaining[step.name]
+                        targets = self.instances_for(step)
+                        if not targets:
+                            emit(Event("step_skipped", step.name, message="no instance to run on"))
+                            finished.add(step.name)
+                            continue
+                        emit(Event("step_started", step.name, total=len(targets), message=step.description))
+                        left[step.name] = len(targets)
+                        for instance in targets:
+                            running[pool.submit(self._run_one, step, instance)] = (step, instance)
+                if not running:
+                    if remaining and not failures:
+                        continue  # newly finished skipped steps may have made others ready
+                    break
+                done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
+                for future in done:
+                    step, instance = running.pop(future)
+                    self._settle(future, step, instance, left, finished, failures)
+        if failures:
+            raise StepsFailed(failures)
+
+    def _settle(self, future: futures.Future[None], step: Step, instance: Instance, left: dict[str, int],
+                finished: set[str], failures: list[Event]) -> None:
+        emit = self.context.emit
+        total = len(self.instances_for(step))
+        error = future.exception()
+        if error is not None:
+            output = error.output if isinstance(error, RemoteError) else ""
+            event = Event("instance_failed", step.name, instance.name, f"{instance.name}: {_reason(error)}",
+                          output)
+            failures.append(event)
+            emit(event)
+            emit(Event("step_failed", step.name, message=event.message))
+            return
+        left[step.name] -= 1
+        emit(Event("instance_done", step.name, instance.name, done=total - left[step.name], total=total))
+        if left[step.name] == 0:
+            finished.add(step.name)
+            emit(Event("step_done", step.name, total=total, done=total))
+
+    def _run_one(self, step: Step, instance: Instance) -> None:
+        attempt = 0
+        while True:
+            try:
+                remote = _TimedRemote(self.context.connect(instance), step.timeout)
+                step.action(self.context, remote)
+                return
+            except RemoteError:
+                attempt += 1
+                if attempt > step.retries:
+                    raise
+                time.sleep(min(2.0 ** attempt * 0.25, 5.0))
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error)
+    prefix_end = text.find(": ")
+    if isinstance(error, RemoteError) and prefix_end >= 0:
+        return text[prefix_end + 2:]
+    return text or type(error).__name__
+
+
+def run_steps(context: StepContext, steps: Iterable[Step], max_workers: int = 32) -> None:
+    """Run ``steps`` over ``context``'s cluster; raise :class:`StepsFailed` on failure."""
+    Orchestrator(context, max_workers).run(list(steps))
