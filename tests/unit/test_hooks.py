@@ -23,7 +23,9 @@ from heatdeploy import (
     hookimpl,
     hookspecs,
 )
+from heatdeploy.instances import Instance
 from heatdeploy.render import RenderError
+from heatdeploy.steps import Step, StepContext, run_steps
 from tests.unit.helpers import SPARK_SPEC, builtin_plugins, load, parsed, render_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,6 +99,31 @@ class HookTest(unittest.TestCase):
         self.assertEqual(template["parameters"]["alert_email"]["default"], "ops@example.org")
         self.assertEqual(template["resources"]["alerts"], {"type": "OS::Heat::None"})
         self.assertEqual(template["outputs"]["alerts_id"], {"value": {"get_resource": "alerts"}})
+
+    def test_hook_heatdeploy_cluster_steps(self) -> None:
+        ran: list[tuple[str, str]] = []
+
+        def agent(ctx, remote):  # type: ignore[no-untyped-def]
+            ran.append((ctx.framework.name, remote.instance.name))
+
+        def extra(spec, framework, operation):  # type: ignore[no-untyped-def]
+            if operation == "launch":
+                return [Step("agent-install", agent, processes=("worker",))]
+            return None
+
+        plugins = builtin_plugins(agent=plugin(heatdeploy_cluster_steps=extra))
+        spec = load(SPARK_SPEC, plugins).spec
+        framework = plugins.framework("spark")
+        steps = [s for _, found in plugins.call("heatdeploy_cluster_steps", spec=spec, framework=framework,
+                                                  operation="launch") for s in found]
+        self.assertEqual([s.name for s in steps], ["agent-install"])
+        self.assertEqual(list(plugins.call("heatdeploy_cluster_steps", spec=spec, framework=framework,
+                                           operation="decommission")), [])
+        instances = [Instance(f"demo-{g}-{n}", f"id-{g}{n}", g, (g,), f"10.0.0.{i}", None, "ssh-ed25519 AAAA")
+                     for i, (g, n) in enumerate([("master", 0), ("worker", 0), ("worker", 1)])]
+        context = StepContext(spec, framework, instances, instances, lambda i: SimpleNamespace(instance=i))
+        run_steps(context, steps)
+        self.assertEqual(sorted(ran), [("spark", "demo-worker-0"), ("spark", "demo-worker-1")])
 
     def test_template_parts_may_not_clash(self) -> None:
         part = TemplatePart(resources={"worker": {"type": "OS::Heat::None"}})
