@@ -213,9 +213,7 @@ class ClusterManager:
     def _run(self, spec: ClusterSpec, framework: Framework, record: ClusterRecord, instances: list[Instance],
              targets: list[Instance], operation: Operation, options: Options,
              leaving: Sequence[Instance] = ()) -> None:
-        steps = list(framework.steps(operation))
-        if operation != "decommission":
-            steps = common_steps() + steps
+        steps = common_steps(operation) + list(framework.steps(operation))
         for _, extra in self.plugins.call("heatdeploy_cluster_steps", spec=spec, framework=framework,
                                           operation=operation):
             steps.extend(extra)

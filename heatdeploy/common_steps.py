@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from heatdeploy.framework import Operation
 from heatdeploy.remote import Remote
 from heatdeploy.steps import Step, StepContext
 
@@ -50,7 +51,11 @@ def volumes(ctx: StepContext, remote: Remote) -> None:
         remote.run(["sh", "-c", MOUNT_SCRIPT, "sh", spec.mount_prefix, str(spec.count)])
 
 
-def common_steps() -> list[Step]:
+def common_steps(operation: Operation = "launch") -> list[Step]:
+    """The steps heatdeploy runs before a framework's: none for a decommission,
+    whose instances are already set up."""
+    if operation == "decommission":
+        return []
     return [
         Step("ssh", ssh_ready, description="connect over SSH with the pinned host key"),
         Step("hosts", hosts, scope="all", after=("ssh",),

@@ -60,7 +60,27 @@ class Remote(Protocol):
 
     def run(self, command: Command, *, stdin: bytes | None = None, check: bool = True,
             timeout: float | None = None) -> Result:
-        """Run ``command`` (argv list, quoted for the shell by heatdeploy, or a shell string)."""
+        text = command if isinstance(command, str) else shlex.join(command)
+        status, out, err = self._exec(text, stdin, timeout)
+        result = Result(status, out.decode(errors="replace"), err.decode(errors="replace"))
+        if check and result.status != 0:
+            raise RemoteError(self.instance.name, f"{_short(text)} exited with status {result.status}",
+                              result.tail())
+        return result
+
+    def _exec(self, text: str, stdin: bytes | None, timeout: float | None) -> tuple[int, bytes, bytes]:
+        deadline = time.monotonic() + (timeout or self.config.command_timeout)
+        try:
+            channel = self.transport.open_session()
+            channel.exec_command(text)
+            if stdin is not None:
+                channel.sendall(stdin)
+            channel.shutdown_write()
+            return _collect(channel, deadline)
+        except (paramiko.SSHException, OSError) as exc:
+            raise RemoteError(self.instance.name, f"SSH failed running {_short(text)}: {exc}") from None
+        except TimeoutError:
+            raise RemoteError(self.instance.name, f"timed out running {_short(text)}") from None
 
     def write_file(self, path: str, content: str | bytes, mode: int = 0o644) -> None:
         """Create or replace ``path`` with ``content``, creating parent folders."""
@@ -154,7 +174,10 @@ class SSHRemote:
         self.run(["sh", "-c", script, "sh", path, format(mode, "o")], stdin=data)
 
     def read_file(self, path: str) -> bytes:
-        return self.run(["cat", path]).stdout.encode()
+        status, out, err = self._exec(shlex.join(["cat", path]), None, None)
+        if status != 0:
+            raise RemoteError(self.instance.name, f"cannot read {path}", err.decode(errors="replace"))
+        return out
 
     def http(self, method: str, port: int, path: str, body: bytes | None = None,
              timeout: float | None = None) -> tuple[int, bytes]:
@@ -189,7 +212,7 @@ def _short(text: str) -> str:
     return repr(text if len(text) < 80 else text[:77] + "...")
 
 
-def _collect(channel: paramiko.Channel, deadline: float) -> Result:
+def _collect(channel: paramiko.Channel, deadline: float) -> tuple[int, bytes, bytes]:
     out, err = bytearray(), bytearray()
     while True:
         if channel.recv_ready():
@@ -206,7 +229,7 @@ def _collect(channel: paramiko.Channel, deadline: float) -> Result:
             select.select([channel], [], [], min(remaining, 0.5))
     status = channel.recv_exit_status()
     channel.close()
-    return Result(status, out.decode(errors="replace"), err.decode(errors="replace"))
+    return status, bytes(out), bytes(err)
 
 
 class Connections:

@@ -104,11 +104,22 @@ class StepContext:
         return self.spec.configs.get(name, option.default)
 
     def wait_until(self, what: str, probe: Callable[[], bool], timeout: float, interval: float = 0.5) -> None:
-        """Poll ``probe`` until it returns true; raise :class:`DeadlineExceeded` after ``timeout``."""
+        """Poll ``probe`` until it returns true; raise :class:`DeadlineExceeded` after ``timeout``.
+
+        A :class:`RemoteError` from the probe counts as "not yet" (a service
+        that is starting refuses connections); the last one is reported if
+        the deadline passes.
+        """
         deadline = time.monotonic() + timeout
-        while not probe():
+        last_error = ""
+        while True:
+            try:
+                if probe():
+                    return
+            except RemoteError as exc:
+                last_error = f" (last error: {exc})"
             if time.monotonic() >= deadline:
-                raise DeadlineExceeded(f"{what}: not true after {timeout:.0f} s")
+                raise DeadlineExceeded(f"{what}: not true after {timeout:.0f} s{last_error}")
             time.sleep(interval)
 
 
@@ -216,9 +227,11 @@ class Orchestrator:
             output = error.output if isinstance(error, RemoteError) else ""
             event = Event("instance_failed", step.name, instance.name, f"{instance.name}: {_reason(error)}",
                           output)
+            first = not any(f.step == step.name for f in failures)
             failures.append(event)
             emit(event)
-            emit(Event("step_failed", step.name, message=event.message))
+            if first:
+                emit(Event("step_failed", step.name, message=event.message))
             return
         left[step.name] -= 1
         emit(Event("instance_done", step.name, instance.name, done=total - left[step.name], total=total))

@@ -75,6 +75,9 @@ def _check_configs(
             yield Problem(here, f"is a {option.scope}-scope config: set it at the top-level configs")
         elif not _type_ok(option, value):
             yield Problem(here, f"must be {_TYPE_NAMES[option.type]}, not {value!r}")
+        elif isinstance(value, str) and any(ord(c) < 32 or c == "\x7f" for c in value):
+            # Config values end up in configuration files, where a line break adds settings.
+            yield Problem(here, "must not contain line breaks or control characters")
 
 
 def _type_ok(option: ConfigOption, value: Scalar) -> bool:

@@ -65,6 +65,11 @@ class SparkTest(unittest.TestCase):
             "spec.yaml:15: node_groups[1].configs.worker_cores: must be an integer, not 'two'",
         ])
 
+    def test_config_strings_may_not_break_lines(self) -> None:
+        text = SPARK_SPEC.replace("network: private", 'network: private\nconfigs: {executor_memory: "1g\\nspark.x y"}')
+        self.assertEqual(errors(text), ["spec.yaml:7: configs.executor_memory: must not contain line breaks or "
+                                        "control characters"])
+
     def test_ports(self) -> None:
         self.assertEqual(SPARK.ports_for(["master", "worker"]), (7077, 8080, 8081))
 

@@ -157,7 +157,7 @@ class SafetyTest(unittest.TestCase):
                         .replace("network: private", f"network: {value}\nkey_name: {value}")
                         .replace("processes: [worker]", f"processes: [worker]\n    security_groups: [{value}]"
                                  f"\n    availability_zone: {value}\n    volumes: {{count: 1, size: 1, "
-                                 f"type: {value}}}\n    configs: {{worker_memory: {value}}}"))
+                                 f"type: {value}}}"))
                 rendered = render_text(text)
                 template, files, _ = parsed(rendered)
                 worker = files["instance-worker.yaml"]

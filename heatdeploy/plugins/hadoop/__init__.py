@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Callable, Iterator, Sequence
 
 from heatdeploy import ConfigOption, Framework, Problem, at_least, at_most, exactly_one, hookimpl
+from heatdeploy.framework import Operation
+from heatdeploy.health import Health, HealthCheck
+from heatdeploy.instances import Instance
+from heatdeploy.plugins.hadoop import steps
+from heatdeploy.plugins.hadoop.steps import REPLICATION
+from heatdeploy.remote import RemoteError
 from heatdeploy.spec import ClusterSpec
-
-REPLICATION = "dfs.replication"
+from heatdeploy.steps import Step, StepContext
 
 
 class Hadoop(Framework):
@@ -19,6 +25,66 @@ class Hadoop(Framework):
         replication = self.config_value(spec, REPLICATION)
         yield from at_least(spec, "datanode", int(replication), f"{REPLICATION} is {replication}")
         yield from at_least(spec, "nodemanager", 1)
+
+    def steps(self, operation: Operation) -> Sequence[Step]:
+        return {"launch": steps.launch_steps, "scale_up": steps.scale_up_steps,
+                "decommission": steps.decommission_steps}[operation]()
+
+    def health_checks(self) -> Sequence[HealthCheck]:
+        return [HealthCheck("hdfs-datanodes", datanodes_live),
+                HealthCheck("yarn-resourcemanager", resourcemanager_up)]
+
+    def endpoints(self, instances: Sequence[Instance]) -> dict[str, str]:
+        found = {p: next((i for i in instances if i.runs(p)), None)
+                 for p in ("namenode", "resourcemanager", "historyserver")}
+        out: dict[str, str] = {}
+        if (namenode := found["namenode"]) is not None:
+            out["fs.defaultFS"] = f"hdfs://{namenode.fixed_ip}:{steps.NAMENODE_RPC}"
+            out["namenode_ui"] = _url(namenode, steps.NAMENODE_UI)
+        if (resourcemanager := found["resourcemanager"]) is not None:
+            out["resourcemanager_ui"] = _url(resourcemanager, steps.RESOURCEMANAGER_UI)
+        if (history := found["historyserver"]) is not None:
+            out["historyserver_ui"] = _url(history, steps.HISTORY_UI)
+        return out
+
+
+def _url(instance: Instance, port: int) -> str:
+    return f"http://{instance.floating_ip or instance.fixed_ip}:{port}"
+
+
+def datanodes_live(ctx: StepContext) -> Health:
+    """Green when exactly the cluster's DataNodes are live and in service; yellow when some are missing."""
+    states = steps.datanode_states(ctx.remote(ctx.running("namenode")[0]))
+    if states is None:
+        return Health("red", "the NameNode does not answer")
+    expected = {i.fixed_ip for i in ctx.running("datanode")}
+    live = steps.in_service(states)
+    if not live & expected:
+        return Health("red", "no DataNode is live")
+    missing, unknown = expected - live, live - expected
+    if missing or unknown:
+        detail = [f"missing {', '.join(sorted(missing))}"] if missing else []
+        detail += [f"unexpected {', '.join(sorted(unknown))}"] if unknown else []
+        return Health("yellow", f"{len(live & expected)} of {len(expected)} DataNodes live; {'; '.join(detail)}")
+    return Health("green", f"{len(expected)} of {len(expected)} DataNodes live")
+
+
+def resourcemanager_up(ctx: StepContext) -> Health:
+    """Green when the ResourceManager's REST API reports it started."""
+    remote = ctx.remote(ctx.running("resourcemanager")[0])
+    try:
+        status, body = remote.http("GET", steps.RESOURCEMANAGER_UI, steps.CLUSTER_INFO)
+    except RemoteError as exc:
+        return Health("red", f"the ResourceManager does not answer: {exc}")
+    if status != 200:
+        return Health("red", f"the ResourceManager answered HTTP {status}")
+    try:
+        state = json.loads(body)["clusterInfo"]["state"]
+    except (ValueError, KeyError, TypeError):
+        return Health("red", "the ResourceManager's cluster info is unreadable")
+    if state != "STARTED":
+        return Health("red", f"the ResourceManager is {state}")
+    return Health("green", "the ResourceManager is started")
 
 
 HADOOP = Hadoop(

@@ -1,0 +1,436 @@
+"""Configuring, starting, scaling and decommissioning Hadoop 3 (HDFS and YARN) over SSH.
+
+Daemons run as the user heatdeploy connects as (root by default, like the
+Spark plugin), from the installation at the ``hadoop_home`` config, with
+heatdeploy's configuration in its standard ``etc/hadoop`` folder so that the
+files the distribution ships there (log4j, the capacity scheduler) still
+apply. Cluster members are named by fixed IP in the include and exclude
+lists, the way DataNodes register with the NameNode.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from heatdeploy.instances import Instance
+from heatdeploy.remote import Remote, RemoteError
+from heatdeploy.steps import Step, StepContext
+
+REPLICATION = "dfs.replication"
+NAMENODE_RPC, NAMENODE_UI, SECONDARY_UI = 9000, 9870, 9868
+RESOURCEMANAGER_UI = 8088
+HISTORY_RPC, HISTORY_UI = 10020, 19888
+STATE_DIR = "/var/lib/heatdeploy/hadoop"
+DAEMON = "/opt/heatdeploy/hadoop/daemon"
+NAMENODE_INFO = "/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo"
+CLUSTER_INFO = "/ws/v1/cluster/info"
+START_TIMEOUT = 300.0
+DECOMMISSION_TIMEOUT = 3600.0  # HDFS copies every block of the leaving DataNodes first
+IN_SERVICE, DECOMMISSIONED = "In Service", "Decommissioned"
+
+# Process to (launcher in $HADOOP_HOME/bin, daemon name).
+DAEMONS = {
+    "namenode": ("hdfs", "namenode"),
+    "secondarynamenode": ("hdfs", "secondarynamenode"),
+    "datanode": ("hdfs", "datanode"),
+    "resourcemanager": ("yarn", "resourcemanager"),
+    "nodemanager": ("yarn", "nodemanager"),
+    "historyserver": ("mapred", "historyserver"),
+}
+PROCESSES = tuple(DAEMONS)
+
+# A process to the folder it keeps its data in, on each volume.
+DATA_DIRS = {"namenode": "hdfs/namenode", "datanode": "hdfs/datanode", "nodemanager": "yarn/local"}
+
+# A master process to the workers it admits through include and exclude lists.
+HOST_LISTS = {"namenode": ("datanode", "datanodes"), "resourcemanager": ("nodemanager", "nodemanagers")}
+
+# Hadoop's own "--daemon start" fails when the daemon already runs and
+# "--daemon stop" when it does not; every step must be safe to run again.
+DAEMON_SCRIPT = """#!/bin/sh
+# usage: daemon start|stop hdfs|yarn|mapred NAME
+set -e
+action=$1 launcher=$2 name=$3
+bin={home}/bin/"$launcher"
+running() {{ "$bin" --daemon status "$name" > /dev/null 2>&1; }}
+case "$action" in
+  start) running || "$bin" --daemon start "$name" ;;
+  stop) if running; then "$bin" --daemon stop "$name"; fi ;;
+  *) echo "usage: $0 start|stop hdfs|yarn|mapred NAME" >&2; exit 2 ;;
+esac
+"""
+
+# Hadoop 3's scripts stop when JAVA_HOME is unset; images often only put java on PATH.
+# HADOOP_OS_TYPE is set here, as the distribution's own hadoop-env.sh does: its scripts read it early.
+ENV_PREAMBLE = """\
+export HADOOP_OS_TYPE="${HADOOP_OS_TYPE:-$(uname -s)}"
+if [ -z "${JAVA_HOME:-}" ] && command -v java > /dev/null; then
+  JAVA_HOME=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
+  export JAVA_HOME
+fi
+"""
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+class DecommissionRefused(Exception):
+    """Removing these instances would leave HDFS unable to keep its replicas."""
+
+
+# --- where things are -----------------------------------------------------------------------------
+
+def home(ctx: StepContext) -> str:
+    return str(ctx.config("hadoop_home"))
+
+
+def conf_dir(ctx: StepContext) -> str:
+    return f"{home(ctx)}/etc/hadoop"
+
+
+def launcher(ctx: StepContext, name: str) -> str:
+    return f"{home(ctx)}/bin/{name}"
+
+
+def single(ctx: StepContext, process: str) -> Instance | None:
+    """The instance running a single-instance process, if the cluster has one."""
+    found = ctx.running(process, include_leaving=True)
+    return found[0] if found else None
+
+
+def required(ctx: StepContext, process: str) -> Instance:
+    found = single(ctx, process)
+    if found is None:
+        raise ValueError(f"the cluster has no {process}")
+    return found
+
+
+def data_dirs(ctx: StepContext, instance: Instance, name: str) -> list[str]:
+    """Folders called ``name`` on each of the instance's volumes, else one under the state folder."""
+    volumes = ctx.group(instance).volumes
+    if volumes:
+        return [f"{volumes.mount_prefix}{n}/{name}" for n in range(1, volumes.count + 1)]
+    return [f"{STATE_DIR}/{name}"]
+
+
+def host_list_paths(ctx: StepContext, workers: str) -> tuple[str, str]:
+    """The include and exclude lists of ``workers`` (``datanodes`` or ``nodemanagers``)."""
+    return f"{conf_dir(ctx)}/{workers}.include", f"{conf_dir(ctx)}/{workers}.exclude"
+
+
+# --- configuration files --------------------------------------------------------------------------
+
+def site_xml(properties: Mapping[str, Any]) -> str:
+    """A Hadoop ``*-site.xml``; ElementTree escapes every name and value."""
+    root = ET.Element("configuration")
+    for name, value in properties.items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        if _NOT_XML.search(text):
+            raise ValueError(f"{name}: {text!r} holds characters an XML file cannot carry")
+        prop = ET.SubElement(root, "property")
+        ET.SubElement(prop, "name").text = name
+        ET.SubElement(prop, "value").text = text
+    ET.indent(root)
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n<!-- Written by heatdeploy -->\n'
+            + ET.tostring(root, encoding="unicode") + "\n")
+
+
+def _uris(paths: Iterable[str]) -> str:
+    return ",".join(f"file://{p}" for p in paths)
+
+
+def core_site(ctx: StepContext) -> dict[str, Any]:
+    return {
+        "fs.defaultFS": f"hdfs://{required(ctx, 'namenode').fixed_ip}:{NAMENODE_RPC}",
+        "hadoop.tmp.dir": f"{STATE_DIR}/tmp",
+    }
+
+
+def hdfs_site(ctx: StepContext, instance: Instance) -> dict[str, Any]:
+    include, exclude = host_list_paths(ctx, "datanodes")
+    settings: dict[str, Any] = {
+        REPLICATION: ctx.config(REPLICATION),
+        "dfs.blocksize": ctx.config("dfs.blocksize"),
+        "dfs.namenode.name.dir": _uris(data_dirs(ctx, instance, DATA_DIRS["namenode"])),
+        "dfs.datanode.data.dir": _uris(data_dirs(ctx, instance, DATA_DIRS["datanode"])),
+        "dfs.hosts": include,
+        "dfs.hosts.exclude": exclude,
+        # The default 0.0.0.0 would send the secondary to itself for checkpoints.
+        "dfs.namenode.http-address": f"{required(ctx, 'namenode').fixed_ip}:{NAMENODE_UI}",
+        # Members are listed by IP; a reverse lookup adds nothing but a failure mode.
+        "dfs.namenode.datanode.registration.ip-hostname-check": False,
+    }
+    secondary = single(ctx, "secondarynamenode")
+    if secondary is not None:
+        settings["dfs.namenode.secondary.http-address"] = f"{secondary.fixed_ip}:{SECONDARY_UI}"
+    return settings
+
+
+def yarn_site(ctx: StepContext, instance: Instance) -> dict[str, Any]:
+    include, exclude = host_list_paths(ctx, "nodemanagers")
+    memory, cores = "yarn.nodemanager.resource.memory-mb", "yarn.nodemanager.resource.cpu-vcores"
+    return {
+        "yarn.resourcemanager.hostname": required(ctx, "resourcemanager").fixed_ip,
+        "yarn.resourcemanager.nodes.include-path": include,
+        "yarn.resourcemanager.nodes.exclude-path": exclude,
+        memory: ctx.config(memory, instance),
+        cores: ctx.config(cores, instance),
+        "yarn.nodemanager.local-dirs": ",".join(data_dirs(ctx, instance, DATA_DIRS["nodemanager"])),
+        "yarn.nodemanager.log-dirs": f"{STATE_DIR}/logs/userlogs",
+        "yarn.nodemanager.aux-services": "mapreduce_shuffle",
+        "yarn.nodemanager.env-whitelist": "JAVA_HOME,HADOOP_COMMON_HOME,HADOOP_HDFS_HOME,HADOOP_CONF_DIR,"
+                                          "CLASSPATH_PREPEND_DISTCACHE,HADOOP_YARN_HOME,HADOOP_HOME,PATH,"
+                                          "LANG,TZ,HADOOP_MAPRED_HOME",
+    }
+
+
+def mapred_site(ctx: StepContext) -> dict[str, Any]:
+    # Without HADOOP_MAPRED_HOME, Hadoop 3 containers cannot find the MapReduce classes.
+    mapred_home = f"HADOOP_MAPRED_HOME={home(ctx)}"
+    settings: dict[str, Any] = {
+        "mapreduce.framework.name": "yarn",
+        "yarn.app.mapreduce.am.env": mapred_home,
+        "mapreduce.map.env": mapred_home,
+        "mapreduce.reduce.env": mapred_home,
+    }
+    history = single(ctx, "historyserver")
+    if history is not None:
+        settings["mapreduce.jobhistory.address"] = f"{history.fixed_ip}:{HISTORY_RPC}"
+        settings["mapreduce.jobhistory.webapp.address"] = f"{history.fixed_ip}:{HISTORY_UI}"
+    return settings
+
+
+def hadoop_env(ctx: StepContext, instance: Instance) -> str:
+    """hadoop-env.sh for ``instance``; every value is shell-quoted."""
+    values = {
+        "HADOOP_LOG_DIR": f"{STATE_DIR}/logs",
+        "HADOOP_PID_DIR": f"{STATE_DIR}/run",
+        "HDFS_NAMENODE_OPTS": f"-Xmx{ctx.config('namenode_heap_size')}m",
+        "HDFS_DATANODE_OPTS": f"-Xmx{ctx.config('datanode_heap_size', instance)}m",
+    }
+    lines = [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
+    return "# Written by heatdeploy\n" + ENV_PREAMBLE + "\n".join(lines) + "\n"
+
+
+def daemon_script(ctx: StepContext) -> str:
+    return DAEMON_SCRIPT.format(home=shlex.quote(home(ctx)))
+
+
+def host_list(instances: Iterable[Instance]) -> str:
+    return "".join(f"{i.fixed_ip}\n" for i in instances)
+
+
+# --- actions --------------------------------------------------------------------------------------
+
+def configure(ctx: StepContext, remote: Remote) -> None:
+    instance = remote.instance
+    conf = conf_dir(ctx)
+    remote.write_file(f"{conf}/core-site.xml", site_xml(core_site(ctx)))
+    remote.write_file(f"{conf}/hdfs-site.xml", site_xml(hdfs_site(ctx, instance)))
+    remote.write_file(f"{conf}/yarn-site.xml", site_xml(yarn_site(ctx, instance)))
+    remote.write_file(f"{conf}/mapred-site.xml", site_xml(mapred_site(ctx)))
+    remote.write_file(f"{conf}/hadoop-env.sh", hadoop_env(ctx, instance), 0o755)
+    remote.write_file(DAEMON, daemon_script(ctx), 0o755)
+    # A master must find its lists before it starts: a missing dfs.hosts file stops the NameNode.
+    write_host_lists(ctx, remote, draining=False)
+    dirs = [f"{STATE_DIR}/{d}" for d in ("logs", "run", "tmp")]
+    for process, name in DATA_DIRS.items():
+        if instance.runs(process):
+            dirs += data_dirs(ctx, instance, name)
+    remote.run(["mkdir", "-p", *dirs])
+
+
+def write_host_lists(ctx: StepContext, remote: Remote, draining: bool) -> None:
+    """Write the lists of the masters ``remote`` runs.
+
+    While ``draining``, the leaving workers stay included and are also
+    excluded: HDFS decommissions a DataNode only when it is in both lists,
+    and simply drops it (with its replicas) when it is in neither.
+    """
+    for master, (worker, workers) in HOST_LISTS.items():
+        if not remote.instance.runs(master):
+            continue
+        include, exclude = host_list_paths(ctx, workers)
+        leaving = [i for i in ctx.leaving if i.runs(worker)] if draining else []
+        remote.write_file(include, host_list(ctx.running(worker, include_leaving=draining)))
+        remote.write_file(exclude, host_list(leaving))
+
+
+def refresh_nodes(ctx: StepContext, remote: Remote) -> None:
+    """Make the masters ``remote`` runs reread their include and exclude lists."""
+    if remote.instance.runs("namenode"):
+        remote.run([launcher(ctx, "hdfs"), "dfsadmin", "-refreshNodes"])
+    if remote.instance.runs("resourcemanager"):
+        remote.run([launcher(ctx, "yarn"), "rmadmin", "-refreshNodes"])
+
+
+def admit_members(ctx: StepContext, remote: Remote) -> None:
+    """Lists naming exactly the current members (leaving ones excluded), then refresh."""
+    write_host_lists(ctx, remote, draining=False)
+    refresh_nodes(ctx, remote)
+
+
+def exclude_leaving(ctx: StepContext, remote: Remote) -> None:
+    """Start decommissioning: the leaving workers go on the exclude lists, then refresh."""
+    write_host_lists(ctx, remote, draining=True)
+    refresh_nodes(ctx, remote)
+
+
+def start(remote: Remote, process: str) -> None:
+    remote.run([DAEMON, "start", *DAEMONS[process]])
+
+
+def stop(remote: Remote, process: str) -> None:
+    remote.run([DAEMON, "stop", *DAEMONS[process]])
+
+
+def format_namenode(ctx: StepContext, remote: Remote) -> None:
+    """Format HDFS unless it already is: formatting again would orphan every block."""
+    version = f"{data_dirs(ctx, remote.instance, DATA_DIRS['namenode'])[0]}/current/VERSION"
+    if remote.run(["test", "-f", version], check=False).status == 0:
+        return
+    remote.run([launcher(ctx, "hdfs"), "namenode", "-format", "-nonInteractive"])
+
+
+def start_namenode(ctx: StepContext, remote: Remote) -> None:
+    start(remote, "namenode")
+
+
+def start_masters(ctx: StepContext, remote: Remote) -> None:
+    """The secondary NameNode and the ResourceManager, whichever of them ``remote`` runs."""
+    for process in ("secondarynamenode", "resourcemanager"):
+        if remote.instance.runs(process):
+            start(remote, process)
+
+
+def start_workers(ctx: StepContext, remote: Remote) -> None:
+    for process in ("datanode", "nodemanager"):
+        if remote.instance.runs(process):
+            start(remote, process)
+
+
+def stop_workers(ctx: StepContext, remote: Remote) -> None:
+    for process in ("nodemanager", "datanode"):
+        if remote.instance.runs(process):
+            stop(remote, process)
+
+
+def start_historyserver(ctx: StepContext, remote: Remote) -> None:
+    start(remote, "historyserver")
+
+
+def datanode_states(remote: Remote) -> dict[str, str] | None:
+    """The NameNode's DataNodes as transfer IP to admin state; None while it does not answer.
+
+    Live nodes carry their state (``In Service``, ``Decommission In
+    Progress``, ``Decommissioned``); dead ones are ``Decommissioned`` or
+    ``Dead``.
+    """
+    try:
+        status, body = remote.http("GET", NAMENODE_UI, NAMENODE_INFO)
+    except RemoteError:
+        return None  # a NameNode still starting refuses connections
+    if status != 200:
+        return None
+    try:
+        beans = json.loads(body).get("beans") or [{}]
+        live = json.loads(beans[0].get("LiveNodes") or "{}")
+        dead = json.loads(beans[0].get("DeadNodes") or "{}")
+        states = {_ip(n): "Dead" for n in dead.values()}
+        states.update({_ip(n): DECOMMISSIONED for n in dead.values() if n.get("decommissioned")})
+        states.update({_ip(n): str(n.get("adminState", "")) for n in live.values()})
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return None  # answered before it was ready to describe its DataNodes
+    return states
+
+
+def _ip(node: Mapping[str, Any]) -> str:
+    return str(node["xferaddr"]).rsplit(":", 1)[0]
+
+
+def in_service(states: Mapping[str, str] | None) -> set[str]:
+    return {ip for ip, state in (states or {}).items() if state == IN_SERVICE}
+
+
+def wait_datanodes(ctx: StepContext, remote: Remote) -> None:
+    """Wait until every current DataNode is live and in service, and HDFS is out of safe mode."""
+    expected = {i.fixed_ip for i in ctx.running("datanode")}
+    ctx.wait_until(f"{len(expected)} DataNode(s) live on the NameNode",
+                   lambda: expected <= in_service(datanode_states(remote)), START_TIMEOUT)
+    remote.run([launcher(ctx, "hdfs"), "dfsadmin", "-safemode", "wait"])
+
+
+def check_replication(ctx: StepContext, remote: Remote) -> None:
+    """Refuse a decommission that would leave fewer DataNodes than blocks have replicas."""
+    leaving = [i.name for i in ctx.leaving if i.runs("datanode")]
+    replication = int(ctx.config(REPLICATION))
+    remaining = len(ctx.running("datanode"))
+    if leaving and remaining < replication:
+        raise DecommissionRefused(
+            f"refusing to decommission {', '.join(leaving)}: {remaining} DataNode(s) would remain, "
+            f"fewer than {REPLICATION} ({replication}); remove fewer DataNodes")
+
+
+def wait_decommissioned(ctx: StepContext, remote: Remote) -> None:
+    """Wait until HDFS has copied the leaving DataNodes' blocks elsewhere."""
+    leaving = {i.fixed_ip for i in ctx.leaving if i.runs("datanode")}
+
+    def done() -> bool:
+        states = datanode_states(remote)
+        # A DataNode the NameNode never heard of holds no blocks.
+        return states is not None and all(states.get(ip, DECOMMISSIONED) == DECOMMISSIONED for ip in leaving)
+
+    ctx.wait_until(f"{len(leaving)} DataNode(s) decommissioned", done, DECOMMISSION_TIMEOUT)
+
+
+# --- operations -----------------------------------------------------------------------------------
+
+def launch_steps() -> list[Step]:
+    return [
+        Step("hadoop-configure", configure, processes=PROCESSES, after=("hosts", "volumes"),
+             description="write the site files, hadoop-env.sh and the include lists"),
+        Step("hadoop-format", format_namenode, processes=("namenode",), after=("hadoop-configure",),
+             description="format HDFS unless it already is"),
+        Step("hadoop-start-namenode", start_namenode, processes=("namenode",), after=("hadoop-format",),
+             description="start the NameNode"),
+        Step("hadoop-start-masters", start_masters, processes=("secondarynamenode", "resourcemanager"),
+             after=("hadoop-start-namenode",), description="start the secondary NameNode and the ResourceManager"),
+        Step("hadoop-start-workers", start_workers, processes=("datanode", "nodemanager"),
+             after=("hadoop-start-masters",), description="start the DataNodes and NodeManagers"),
+        Step("hadoop-wait-datanodes", wait_datanodes, processes=("namenode",), scope="all",
+             after=("hadoop-start-workers",), description="wait until every DataNode is live"),
+        Step("hadoop-start-historyserver", start_historyserver, processes=("historyserver",),
+             after=("hadoop-wait-datanodes",), description="start the MapReduce history server"),
+    ]
+
+
+def scale_up_steps() -> list[Step]:
+    return [
+        Step("hadoop-configure", configure, processes=PROCESSES, after=("hosts", "volumes"),
+             description="configure the new instances"),
+        Step("hadoop-admit", admit_members, processes=tuple(HOST_LISTS), scope="all", after=("hosts",),
+             description="add the new workers to the include lists and refresh"),
+        Step("hadoop-start-workers", start_workers, processes=("datanode", "nodemanager"),
+             after=("hadoop-configure", "hadoop-admit"), description="start the new DataNodes and NodeManagers"),
+        Step("hadoop-wait-datanodes", wait_datanodes, processes=("namenode",), scope="all",
+             after=("hadoop-start-workers",), description="wait until every DataNode is live"),
+    ]
+
+
+def decommission_steps() -> list[Step]:
+    return [
+        Step("hadoop-check-replication", check_replication, processes=("namenode",), scope="all", once=True,
+             description=f"refuse to leave fewer DataNodes than {REPLICATION}"),
+        Step("hadoop-exclude", exclude_leaving, processes=tuple(HOST_LISTS), scope="all",
+             after=("hadoop-check-replication",), description="exclude the leaving workers and refresh"),
+        Step("hadoop-wait-decommissioned", wait_decommissioned, processes=("namenode",), scope="all",
+             after=("hadoop-exclude",), description="wait until HDFS has moved the leaving DataNodes' blocks"),
+        Step("hadoop-stop-workers", stop_workers, processes=("datanode", "nodemanager"),
+             after=("hadoop-wait-decommissioned",), description="stop the leaving DataNodes and NodeManagers"),
+        Step("hadoop-admit", admit_members, processes=tuple(HOST_LISTS), scope="all",
+             after=("hadoop-stop-workers",), description="drop the leaving workers from the lists and refresh"),
+    ]

@@ -1,0 +1,405 @@
+"""The Hadoop plugin's steps, through the recording fake: files, commands and their order.
+
+There is no Hadoop distribution where these tests run; the NameNode and
+ResourceManager are acted by canned HTTP replies.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import unittest
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from heatdeploy.health import run_checks
+from heatdeploy.instances import Instance
+from heatdeploy.plugins.hadoop import HADOOP
+from heatdeploy.plugins.hadoop.steps import CLUSTER_INFO, DAEMON, NAMENODE_INFO, site_xml
+from heatdeploy.remote import RemoteError
+from heatdeploy.steps import StepsFailed
+from heatdeploy.testing import RecordingContext, Responses, make_cluster, run_operation
+
+SPEC = """\
+name: hd
+plugin: hadoop
+version: "3.4"
+image: hadoop
+flavor: m1.large
+network: private
+node_groups:
+  - name: master
+    count: 1
+    processes: [namenode, secondarynamenode, resourcemanager, historyserver]
+  - name: worker
+    count: 3
+    processes: [datanode, nodemanager]
+"""
+MASTER = "hd-master-0"
+WORKERS = {f"hd-worker-{n}": f"10.0.1.{10 + n}" for n in range(4)}
+CONF, STATE, HDFS, YARN = "/opt/hadoop/etc/hadoop", "/var/lib/heatdeploy/hadoop", "/opt/hadoop/bin/hdfs", \
+    "/opt/hadoop/bin/yarn"
+VERSION = f"{STATE}/hdfs/namenode/current/VERSION"
+LISTS = [f"{CONF}/datanodes.include", f"{CONF}/datanodes.exclude", f"{CONF}/nodemanagers.include",
+         f"{CONF}/nodemanagers.exclude"]
+REFRESH = [("run", [HDFS, "dfsadmin", "-refreshNodes"]), ("run", [YARN, "rmadmin", "-refreshNodes"])]
+POLL = ("http", "GET", 9870, NAMENODE_INFO)
+
+
+def workers(count: int) -> str:
+    return SPEC.replace("count: 3", f"count: {count}")
+
+
+def namenode_info(states: dict[str, str], dead: dict[str, bool] | None = None) -> dict[str, Any]:
+    """The NameNode's NameNodeInfo bean with DataNodes at these IPs in these admin states."""
+    live = {f"dn{n}:9866": {"xferaddr": f"{ip}:9866", "adminState": state, "infoAddr": f"{ip}:9864"}
+            for n, (ip, state) in enumerate(states.items())}
+    gone = {f"gone{n}:9866": {"xferaddr": f"{ip}:9866", "decommissioned": flag, "lastContact": 900}
+            for n, (ip, flag) in enumerate((dead or {}).items())}
+    return {"beans": [{"name": "Hadoop:service=NameNode,name=NameNodeInfo", "LiveNodes": json.dumps(live),
+                       "DeadNodes": json.dumps(gone)}]}
+
+
+def in_service(count: int) -> dict[str, str]:
+    return {ip: "In Service" for ip in list(WORKERS.values())[:count]}
+
+
+def reporting(states: dict[str, str], **http: Any) -> Responses:
+    return Responses(http={(9870, NAMENODE_INFO): namenode_info(states), **http})
+
+
+def actions(ctx: RecordingContext, instance: str) -> list[tuple[Any, ...]]:
+    """What happened on ``instance``, in order, with file contents left out."""
+    return [(e[0], e[2], e[4]) if e[0] == "write" else (e[0], *e[2:]) for e in ctx.recorder.entries(instance)]
+
+
+def prepared(name: str) -> list[tuple[Any, ...]]:
+    return [("run", ["true"]), *named(name)]
+
+
+def named(name: str) -> list[tuple[Any, ...]]:
+    return [("write", "/etc/hosts", 0o644), ("write", "/etc/hostname", 0o644), ("run", ["hostname", name])]
+
+
+def configured(master: bool) -> list[tuple[Any, ...]]:
+    """Configuring the master (with its include lists and NameNode folder) or a worker (DataNode, NodeManager)."""
+    writes = [("write", f"{CONF}/{name}", 0o644) for name in ("core-site.xml", "hdfs-site.xml", "yarn-site.xml",
+                                                               "mapred-site.xml")]
+    writes += [("write", f"{CONF}/hadoop-env.sh", 0o755), ("write", DAEMON, 0o755)]
+    writes += [("write", path, 0o644) for path in LISTS] if master else []
+    data = [f"{STATE}/hdfs/namenode"] if master else [f"{STATE}/hdfs/datanode", f"{STATE}/yarn/local"]
+    return [*writes, ("run", ["mkdir", "-p", f"{STATE}/logs", f"{STATE}/run", f"{STATE}/tmp", *data])]
+
+
+def daemon(action: str, launcher: str, name: str) -> tuple[Any, ...]:
+    return ("run", [DAEMON, action, launcher, name])
+
+
+def properties(text: str | None) -> dict[str, str]:
+    """A site file as Hadoop reads it."""
+    root = ET.fromstring(text or "")
+    return {p.findtext("name") or "": p.findtext("value") or "" for p in root.iter("property")}
+
+
+def lists(ctx: RecordingContext) -> list[str | None]:
+    return [ctx.recorder.file(MASTER, path) for path in LISTS]
+
+
+class LaunchTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.ctx = make_cluster(SPEC, HADOOP, responses=reporting(in_service(3)))
+        run_operation(HADOOP, "launch", self.ctx)
+        self.entries = self.ctx.recorder.entries()
+
+    def test_master(self) -> None:
+        self.assertEqual(actions(self.ctx, MASTER), [
+            *prepared(MASTER), *configured(master=True),
+            ("run", ["test", "-f", VERSION]),
+            ("run", [HDFS, "namenode", "-format", "-nonInteractive"]),
+            daemon("start", "hdfs", "namenode"),
+            daemon("start", "hdfs", "secondarynamenode"),
+            daemon("start", "yarn", "resourcemanager"),
+            POLL,
+            ("run", [HDFS, "dfsadmin", "-safemode", "wait"]),
+            daemon("start", "mapred", "historyserver"),
+        ])
+
+    def test_workers(self) -> None:
+        for name in list(WORKERS)[:3]:
+            self.assertEqual(actions(self.ctx, name), [
+                *prepared(name), *configured(master=False),
+                daemon("start", "hdfs", "datanode"), daemon("start", "yarn", "nodemanager")])
+
+    def at(self, instance: str, entry: tuple[Any, ...]) -> int:
+        return self.entries.index((entry[0], instance, *entry[1:]))
+
+    def test_start_order(self) -> None:
+        formatted = self.at(MASTER, ("run", [HDFS, "namenode", "-format", "-nonInteractive"]))
+        namenode = self.at(MASTER, daemon("start", "hdfs", "namenode"))
+        resourcemanager = self.at(MASTER, daemon("start", "yarn", "resourcemanager"))
+        live = self.entries.index(("wait", "3 DataNode(s) live on the NameNode"))
+        for name in list(WORKERS)[:3]:
+            datanode = self.at(name, daemon("start", "hdfs", "datanode"))
+            nodemanager = self.at(name, daemon("start", "yarn", "nodemanager"))
+            assert formatted < namenode < resourcemanager < min(datanode, nodemanager)
+            assert max(datanode, nodemanager) < live
+        self.assertEqual(self.entries[-1], ("run", MASTER, [DAEMON, "start", "mapred", "historyserver"]))
+
+    def test_site_files(self) -> None:
+        file = self.ctx.recorder.file
+        self.assertEqual(properties(file("hd-worker-1", f"{CONF}/core-site.xml")),
+                         {"fs.defaultFS": "hdfs://10.0.0.10:9000", "hadoop.tmp.dir": f"{STATE}/tmp"})
+        self.assertEqual(properties(file(MASTER, f"{CONF}/hdfs-site.xml")), {
+            "dfs.replication": "3",
+            "dfs.blocksize": "128m",
+            "dfs.namenode.name.dir": f"file://{STATE}/hdfs/namenode",
+            "dfs.datanode.data.dir": f"file://{STATE}/hdfs/datanode",
+            "dfs.hosts": f"{CONF}/datanodes.include",
+            "dfs.hosts.exclude": f"{CONF}/datanodes.exclude",
+            "dfs.namenode.http-address": "10.0.0.10:9870",
+            "dfs.namenode.datanode.registration.ip-hostname-check": "false",
+            "dfs.namenode.secondary.http-address": "10.0.0.10:9868",
+        })
+        yarn = properties(file("hd-worker-2", f"{CONF}/yarn-site.xml"))
+        self.assertEqual({k: v for k, v in yarn.items() if k != "yarn.nodemanager.env-whitelist"}, {
+            "yarn.resourcemanager.hostname": "10.0.0.10",
+            "yarn.resourcemanager.nodes.include-path": f"{CONF}/nodemanagers.include",
+            "yarn.resourcemanager.nodes.exclude-path": f"{CONF}/nodemanagers.exclude",
+            "yarn.nodemanager.resource.memory-mb": "2048",
+            "yarn.nodemanager.resource.cpu-vcores": "2",
+            "yarn.nodemanager.local-dirs": f"{STATE}/yarn/local",
+            "yarn.nodemanager.log-dirs": f"{STATE}/logs/userlogs",
+            "yarn.nodemanager.aux-services": "mapreduce_shuffle",
+        })
+        self.assertEqual(properties(file(MASTER, f"{CONF}/mapred-site.xml")), {
+            "mapreduce.framework.name": "yarn",
+            "yarn.app.mapreduce.am.env": "HADOOP_MAPRED_HOME=/opt/hadoop",
+            "mapreduce.map.env": "HADOOP_MAPRED_HOME=/opt/hadoop",
+            "mapreduce.reduce.env": "HADOOP_MAPRED_HOME=/opt/hadoop",
+            "mapreduce.jobhistory.address": "10.0.0.10:10020",
+            "mapreduce.jobhistory.webapp.address": "10.0.0.10:19888",
+        })
+
+    def test_env_and_lists(self) -> None:
+        env = self.ctx.recorder.file("hd-worker-0", f"{CONF}/hadoop-env.sh") or ""
+        self.assertTrue(env.endswith(f"export HADOOP_LOG_DIR={STATE}/logs\nexport HADOOP_PID_DIR={STATE}/run\n"
+                                     "export HDFS_NAMENODE_OPTS=-Xmx1024m\nexport HDFS_DATANODE_OPTS=-Xmx1024m\n"))
+        members = "10.0.1.10\n10.0.1.11\n10.0.1.12\n"
+        self.assertEqual(lists(self.ctx), [members, "", members, ""])
+        self.assertIsNone(self.ctx.recorder.file("hd-worker-0", LISTS[0]))
+
+
+class LaunchVariantsTest(unittest.TestCase):
+    def test_formatted_namenode_is_not_formatted_again(self) -> None:
+        ctx = make_cluster(SPEC, HADOOP, responses=reporting(in_service(3)), files={(MASTER, VERSION): "layout\n"})
+        run_operation(HADOOP, "launch", ctx)
+        commands = ctx.recorder.commands(MASTER)
+        self.assertNotIn([HDFS, "namenode", "-format", "-nonInteractive"], commands)
+        start = commands.index([DAEMON, "start", "hdfs", "namenode"])
+        self.assertEqual(commands[start - 1], ["test", "-f", VERSION])
+
+    def test_waits_for_a_namenode_still_starting(self) -> None:
+        answers = itertools.count()
+
+        def slow(instance: Instance, method: str, port: int, path: str) -> Any:
+            n = next(answers)
+            if n == 0:
+                raise RemoteError(instance.name, "connection refused")
+            return namenode_info(in_service(n))  # one more DataNode per poll
+
+        ctx = make_cluster(SPEC, HADOOP, responses=Responses(http={(9870, NAMENODE_INFO): slow}))
+        run_operation(HADOOP, "launch", ctx)
+        self.assertEqual(actions(ctx, MASTER).count(POLL), 4)
+
+    def test_missing_datanode_fails_before_the_history_server(self) -> None:
+        ctx = make_cluster(SPEC, HADOOP, responses=reporting(in_service(2)))
+        with self.assertRaises(StepsFailed) as caught:
+            run_operation(HADOOP, "launch", ctx)
+        [failure] = caught.exception.failures
+        self.assertEqual((failure.step, failure.instance), ("hadoop-wait-datanodes", MASTER))
+        self.assertIn("3 DataNode(s) live on the NameNode: not true", failure.message)
+        self.assertNotIn([DAEMON, "start", "mapred", "historyserver"], ctx.recorder.commands(MASTER))
+
+    def test_directories_on_volumes(self) -> None:
+        spec = SPEC.replace("processes: [namenode, secondarynamenode, resourcemanager, historyserver]\n",
+                            "processes: [namenode, resourcemanager]\n    volumes: {count: 2, size: 10}\n")
+        spec += "    volumes: {count: 3, size: 100, mount_prefix: /data/d}\n"
+        ctx = make_cluster(spec, HADOOP, responses=reporting(in_service(3)))
+        run_operation(HADOOP, "launch", ctx)
+        hdfs = properties(ctx.recorder.file(MASTER, f"{CONF}/hdfs-site.xml"))
+        self.assertEqual(hdfs["dfs.namenode.name.dir"],
+                         "file:///volumes/disk1/hdfs/namenode,file:///volumes/disk2/hdfs/namenode")
+        self.assertNotIn("dfs.namenode.secondary.http-address", hdfs)
+        worker = properties(ctx.recorder.file("hd-worker-1", f"{CONF}/hdfs-site.xml"))
+        self.assertEqual(worker["dfs.datanode.data.dir"],
+                         "file:///data/d1/hdfs/datanode,file:///data/d2/hdfs/datanode,file:///data/d3/hdfs/datanode")
+        yarn = properties(ctx.recorder.file("hd-worker-1", f"{CONF}/yarn-site.xml"))
+        self.assertEqual(yarn["yarn.nodemanager.local-dirs"],
+                         "/data/d1/yarn/local,/data/d2/yarn/local,/data/d3/yarn/local")
+        self.assertIn(["test", "-f", "/volumes/disk1/hdfs/namenode/current/VERSION"], ctx.recorder.commands(MASTER))
+        mapred = properties(ctx.recorder.file(MASTER, f"{CONF}/mapred-site.xml"))
+        self.assertNotIn("mapreduce.jobhistory.address", mapred)
+
+    def test_node_group_configs(self) -> None:
+        spec = SPEC + "    configs: {datanode_heap_size: 4096, yarn.nodemanager.resource.memory-mb: 6144}\n"
+        ctx = make_cluster(spec, HADOOP, responses=reporting(in_service(3)))
+        run_operation(HADOOP, "launch", ctx)
+        env = ctx.recorder.file("hd-worker-0", f"{CONF}/hadoop-env.sh") or ""
+        self.assertIn("export HDFS_DATANODE_OPTS=-Xmx4096m\n", env)
+        yarn = properties(ctx.recorder.file("hd-worker-0", f"{CONF}/yarn-site.xml"))
+        self.assertEqual(yarn["yarn.nodemanager.resource.memory-mb"], "6144")
+
+
+class ScaleUpTest(unittest.TestCase):
+    def test_new_worker(self) -> None:
+        ctx = make_cluster(workers(4), HADOOP, targets=["hd-worker-3"], responses=reporting(in_service(4)))
+        run_operation(HADOOP, "scale_up", ctx)
+        self.assertEqual(actions(ctx, "hd-worker-3"), [
+            *prepared("hd-worker-3"), *configured(master=False),
+            daemon("start", "hdfs", "datanode"), daemon("start", "yarn", "nodemanager")])
+        self.assertEqual(actions(ctx, MASTER), [
+            *named(MASTER), *[("write", path, 0o644) for path in LISTS], *REFRESH,
+            POLL, ("run", [HDFS, "dfsadmin", "-safemode", "wait"])])
+        self.assertEqual(actions(ctx, "hd-worker-0"), named("hd-worker-0"))
+        members = "10.0.1.10\n10.0.1.11\n10.0.1.12\n10.0.1.13\n"
+        self.assertEqual(lists(ctx), [members, "", members, ""])
+        entries = ctx.recorder.entries()
+        self.assertLess(entries.index(("run", MASTER, REFRESH[0][1])),
+                        entries.index(("run", "hd-worker-3", [DAEMON, "start", "hdfs", "datanode"])))
+
+
+class DecommissionTest(unittest.TestCase):
+    LEAVING = "hd-worker-3"
+
+    def progress(self) -> Responses:
+        """A NameNode that takes two polls to move the leaving DataNode's blocks."""
+        polls = itertools.count()
+
+        def info(instance: Instance, method: str, port: int, path: str) -> Any:
+            state = "Decommissioned" if next(polls) >= 2 else "Decommission In Progress"
+            return namenode_info({**in_service(3), WORKERS[self.LEAVING]: state})
+        return Responses(http={(9870, NAMENODE_INFO): info})
+
+    def test_exclude_refresh_wait_stop_then_include(self) -> None:
+        ctx = make_cluster(workers(4), HADOOP, leaving=[self.LEAVING], responses=self.progress())
+        run_operation(HADOOP, "decommission", ctx)
+        written = [("write", path, 0o644) for path in LISTS]
+        self.assertEqual(actions(ctx, MASTER), [*written, *REFRESH, POLL, POLL, POLL, *written, *REFRESH])
+        self.assertEqual(actions(ctx, self.LEAVING), [daemon("stop", "yarn", "nodemanager"),
+                                                     daemon("stop", "hdfs", "datanode")])
+        self.assertEqual([a for w in WORKERS if w != self.LEAVING for a in actions(ctx, w)], [])
+        everyone, remaining, leaving = ("10.0.1.10\n10.0.1.11\n10.0.1.12\n10.0.1.13\n",
+                                        "10.0.1.10\n10.0.1.11\n10.0.1.12\n", "10.0.1.13\n")
+        contents = [e[3] for e in ctx.recorder.entries(MASTER) if e[0] == "write"]
+        self.assertEqual(contents, [everyone, leaving, everyone, leaving,
+                                                              remaining, "", remaining, ""])
+        entries = ctx.recorder.entries()
+        last_poll = max(n for n, e in enumerate(entries) if e[0] == "http")
+        stopped = entries.index(("run", self.LEAVING, [DAEMON, "stop", "hdfs", "datanode"]))
+        rewritten = entries.index(("write", MASTER, LISTS[0], remaining, 0o644))
+        assert last_poll < stopped < rewritten
+
+    def test_a_dead_datanode_marked_decommissioned_is_done(self) -> None:
+        info = namenode_info(in_service(3), dead={WORKERS[self.LEAVING]: True})
+        ctx = make_cluster(workers(4), HADOOP, leaving=[self.LEAVING],
+                           responses=Responses(http={(9870, NAMENODE_INFO): info}))
+        run_operation(HADOOP, "decommission", ctx)
+        self.assertEqual(actions(ctx, MASTER).count(POLL), 1)
+
+    def test_stuck_decommission_stops_nothing(self) -> None:
+        stuck = reporting({**in_service(3), WORKERS[self.LEAVING]: "Decommission In Progress"})
+        ctx = make_cluster(workers(4), HADOOP, leaving=[self.LEAVING], responses=stuck)
+        with self.assertRaisesRegex(StepsFailed, "hadoop-wait-decommissioned"):
+            run_operation(HADOOP, "decommission", ctx)
+        self.assertEqual(ctx.recorder.commands(self.LEAVING), [])
+        self.assertEqual(ctx.recorder.file(MASTER, LISTS[1]), "10.0.1.13\n")
+
+    def test_refuses_to_go_below_replication(self) -> None:
+        ctx = make_cluster(SPEC, HADOOP, leaving=["hd-worker-2"], responses=reporting(in_service(3)))
+        with self.assertRaises(StepsFailed) as caught:
+            run_operation(HADOOP, "decommission", ctx)
+        self.assertIn("refusing to decommission hd-worker-2: 2 DataNode(s) would remain, fewer than "
+                      "dfs.replication (3)", str(caught.exception))
+        self.assertEqual(ctx.recorder.entries(), [])
+
+    def test_lower_replication_allows_it(self) -> None:
+        spec = SPEC.replace("network: private", "network: private\nconfigs: {dfs.replication: 2}")
+        ctx = make_cluster(spec, HADOOP, leaving=["hd-worker-2"],
+                           responses=reporting({**in_service(2), WORKERS["hd-worker-2"]: "Decommissioned"}))
+        run_operation(HADOOP, "decommission", ctx)
+        self.assertEqual(len(ctx.recorder.commands("hd-worker-2")), 2)
+
+
+class EscapingTest(unittest.TestCase):
+    HOSTILE_SIZE = '128m</value></property><property><name>evil</name><value>1 & "x"'
+    HOSTILE_HOME = "/opt/hadoop' && reboot '<&>"
+
+    def setUp(self) -> None:
+        spec = SPEC.replace("network: private", "network: private\nconfigs:\n"
+                            f"  dfs.blocksize: '{self.HOSTILE_SIZE}'\n"
+                            f"  hadoop_home: \"{self.HOSTILE_HOME}\"\n")
+        self.ctx = make_cluster(spec, HADOOP, responses=reporting(in_service(3)))
+        run_operation(HADOOP, "launch", self.ctx)
+        self.conf = f"{self.HOSTILE_HOME}/etc/hadoop"
+
+    def test_xml_values_are_escaped(self) -> None:
+        text = self.ctx.recorder.file(MASTER, f"{self.conf}/hdfs-site.xml") or ""
+        hdfs = properties(text)
+        self.assertEqual(hdfs["dfs.blocksize"], self.HOSTILE_SIZE)
+        self.assertNotIn("evil", hdfs)
+        self.assertIn("128m&lt;/value&gt;&lt;/property&gt;", text)
+        mapred = properties(self.ctx.recorder.file(MASTER, f"{self.conf}/mapred-site.xml"))
+        self.assertEqual(mapred["mapreduce.map.env"], f"HADOOP_MAPRED_HOME={self.HOSTILE_HOME}")
+
+    def test_shell_values_are_quoted(self) -> None:
+        script = self.ctx.recorder.file(MASTER, DAEMON) or ""
+        self.assertIn("bin='/opt/hadoop'\"'\"' && reboot '\"'\"'<&>'/bin/\"$launcher\"\n", script)
+        self.assertIn([f"{self.HOSTILE_HOME}/bin/hdfs", "namenode", "-format", "-nonInteractive"],
+                      self.ctx.recorder.commands(MASTER))
+
+    def test_characters_xml_cannot_carry_are_refused(self) -> None:
+        with self.assertRaisesRegex(ValueError, "dfs.blocksize: '1\\\\x00' holds characters"):
+            site_xml({"dfs.blocksize": "1\x00"})
+
+
+class HealthTest(unittest.TestCase):
+    def report_with(self, key: tuple[int, str], reply: Any) -> dict[str, tuple[str, str]]:
+        ctx = make_cluster(SPEC, HADOOP, responses=Responses(http={key: reply}))
+        return {name: (h.status, h.message) for name, h in run_checks(ctx, HADOOP.health_checks()).checks.items()}
+
+    def test_datanodes(self) -> None:
+        key = (9870, NAMENODE_INFO)
+        self.assertEqual(self.report_with(key, namenode_info(in_service(3)))["hdfs-datanodes"],
+                         ("green", "3 of 3 DataNodes live"))
+        self.assertEqual(self.report_with(key, namenode_info(in_service(2)))["hdfs-datanodes"],
+                         ("yellow", "2 of 3 DataNodes live; missing 10.0.1.12"))
+        self.assertEqual(self.report_with(key, namenode_info(in_service(4)))["hdfs-datanodes"],
+                         ("yellow", "3 of 3 DataNodes live; unexpected 10.0.1.13"))
+        self.assertEqual(self.report_with(key, namenode_info({}))["hdfs-datanodes"], ("red", "no DataNode is live"))
+        self.assertEqual(self.report_with(key, (500, b""))["hdfs-datanodes"], ("red", "the NameNode does not answer"))
+
+    def test_resourcemanager(self) -> None:
+        key = (8088, CLUSTER_INFO)
+        self.assertEqual(self.report_with(key, {"clusterInfo": {"state": "STARTED"}})["yarn-resourcemanager"],
+                         ("green", "the ResourceManager is started"))
+        self.assertEqual(self.report_with(key, {"clusterInfo": {"state": "STOPPED"}})["yarn-resourcemanager"],
+                         ("red", "the ResourceManager is STOPPED"))
+        self.assertEqual(self.report_with(key, (502, b""))["yarn-resourcemanager"],
+                         ("red", "the ResourceManager answered HTTP 502"))
+
+        def refused(instance: Instance, *_: Any) -> Any:
+            raise RemoteError(instance.name, "connection refused")
+        self.assertEqual(self.report_with(key, refused)["yarn-resourcemanager"],
+                         ("red", "the ResourceManager does not answer: hd-master-0: connection refused"))
+
+    def test_endpoints(self) -> None:
+        master = Instance(MASTER, "id", "master", ("namenode", "resourcemanager", "historyserver"), "10.0.0.10",
+                          "203.0.113.7", None)
+        self.assertEqual(HADOOP.endpoints([master]), {
+            "fs.defaultFS": "hdfs://10.0.0.10:9000", "namenode_ui": "http://203.0.113.7:9870",
+            "resourcemanager_ui": "http://203.0.113.7:8088", "historyserver_ui": "http://203.0.113.7:19888"})
+        self.assertEqual(HADOOP.endpoints([]), {})
+
+
+if __name__ == "__main__":
+    unittest.main()
