@@ -45,8 +45,15 @@ def _host_key(data: Any) -> str | None:
     if not data:
         return None
     values = json.loads(data) if isinstance(data, str) else data
-    reported = [v for v in values.values() if v] if isinstance(values, dict) else []
-    return str(reported[0]).strip() if reported else None
+    if not isinstance(values, dict):
+        return None
+    # A replaced server signals the same wait condition again: the latest signal wins.
+    reported = [v for _, v in sorted(values.items(), key=lambda kv: _signal_order(kv[0])) if v]
+    return str(reported[-1]).strip() if reported else None
+
+
+def _signal_order(key: str) -> tuple[int, str]:
+    return (int(key), key) if str(key).isdigit() else (0, str(key))
 
 
 def from_output(value: Iterable[Mapping[str, Any]] | None) -> list[Instance]:

@@ -60,27 +60,7 @@ class Remote(Protocol):
 
     def run(self, command: Command, *, stdin: bytes | None = None, check: bool = True,
             timeout: float | None = None) -> Result:
-        text = command if isinstance(command, str) else shlex.join(command)
-        status, out, err = self._exec(text, stdin, timeout)
-        result = Result(status, out.decode(errors="replace"), err.decode(errors="replace"))
-        if check and result.status != 0:
-            raise RemoteError(self.instance.name, f"{_short(text)} exited with status {result.status}",
-                              result.tail())
-        return result
-
-    def _exec(self, text: str, stdin: bytes | None, timeout: float | None) -> tuple[int, bytes, bytes]:
-        deadline = time.monotonic() + (timeout or self.config.command_timeout)
-        try:
-            channel = self.transport.open_session()
-            channel.exec_command(text)
-            if stdin is not None:
-                channel.sendall(stdin)
-            channel.shutdown_write()
-            return _collect(channel, deadline)
-        except (paramiko.SSHException, OSError) as exc:
-            raise RemoteError(self.instance.name, f"SSH failed running {_short(text)}: {exc}") from None
-        except TimeoutError:
-            raise RemoteError(self.instance.name, f"timed out running {_short(text)}") from None
+        """Run ``command`` (argv list, quoted for the shell by heatdeploy, or a shell string)."""
 
     def write_file(self, path: str, content: str | bytes, mode: int = 0o644) -> None:
         """Create or replace ``path`` with ``content``, creating parent folders."""
@@ -151,6 +131,14 @@ class SSHRemote:
     def run(self, command: Command, *, stdin: bytes | None = None, check: bool = True,
             timeout: float | None = None) -> Result:
         text = command if isinstance(command, str) else shlex.join(command)
+        status, out, err = self._exec(text, stdin, timeout)
+        result = Result(status, out.decode(errors="replace"), err.decode(errors="replace"))
+        if check and result.status != 0:
+            raise RemoteError(self.instance.name, f"{_short(text)} exited with status {result.status}",
+                              result.tail())
+        return result
+
+    def _exec(self, text: str, stdin: bytes | None, timeout: float | None) -> tuple[int, bytes, bytes]:
         deadline = time.monotonic() + (timeout or self.config.command_timeout)
         try:
             channel = self.transport.open_session()
@@ -158,19 +146,16 @@ class SSHRemote:
             if stdin is not None:
                 channel.sendall(stdin)
             channel.shutdown_write()
-            result = _collect(channel, deadline)
+            return _collect(channel, deadline)
         except (paramiko.SSHException, OSError) as exc:
             raise RemoteError(self.instance.name, f"SSH failed running {_short(text)}: {exc}") from None
         except TimeoutError:
             raise RemoteError(self.instance.name, f"timed out running {_short(text)}") from None
-        if check and result.status != 0:
-            raise RemoteError(self.instance.name, f"{_short(text)} exited with status {result.status}",
-                              result.tail())
-        return result
 
     def write_file(self, path: str, content: str | bytes, mode: int = 0o644) -> None:
         data = content.encode() if isinstance(content, str) else content
-        script = 'mkdir -p "$(dirname "$1")" && cat > "$1.tmp" && chmod "$2" "$1.tmp" && mv "$1.tmp" "$1"'
+        # Written in place, not renamed over: /etc/hosts and the like may be bind mounts.
+        script = 'mkdir -p "$(dirname "$1")" && cat > "$1" && chmod "$2" "$1"'
         self.run(["sh", "-c", script, "sh", path, format(mode, "o")], stdin=data)
 
     def read_file(self, path: str) -> bytes:

@@ -135,7 +135,8 @@ class Stacks:
                                                     marker=marker, out=_Lines(on_event), nested_depth=NESTED_DEPTH)
         except TimeoutError:
             raise StackError(f"stack {name} did not finish {action} within {timeout:.0f} s") from None
-        except heat_exc.HTTPNotFound:
+        except (heat_exc.HTTPNotFound, heat_exc.CommandError):
+            # heatclient reports a stack that disappeared while polling either way.
             if action == "DELETE":
                 return "DELETE_COMPLETE"
             raise

@@ -1,0 +1,318 @@
+"""Local instances: one OpenSSH server in its own namespaces per server.
+
+An instance is `unshare --mount --uts --pid --fork --mount-proc` running
+INIT_SCRIPT, which prepares the instance's view of the file system and then
+becomes sshd, the pid namespace's init. Killing it ends every process of the
+instance (whatever was started over SSH too).
+
+What an instance sees (DIR/cloud/instances/<server id>/ = I):
+
+- hostname = the server name (its own UTS namespace)
+- /etc, /var, /opt, /home, /srv: copy-on-write overlays of the host's, upper
+  layer in I/fs/upper; so /etc/hosts, /etc/hostname, /etc/ssh (its own host
+  key), /var/lib/heatdeploy, /opt/heatdeploy and any write_files path there
+  are private to the instance
+- /root, /tmp: private folders (I/fs/root, I/fs/tmp); the host's ~/.pyenv is
+  bound read-only into /root so virtualenvs built on it keep working, but
+  root's .bashrc is not there (remote commands start clean and fast)
+- /volumes: private (I/fs/volumes); attached volumes appear mounted below it
+- /run: a private tmpfs
+- the state dir: hidden (an empty tmpfs over it)
+- everything else (/usr, /work, the project's .venv, Java): the host's,
+  read-only
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from heatdeploy.local import processes, registry
+
+OVERLAID = ("etc", "var", "opt", "home", "srv")
+HOST_MOUNT_POINTS = ("/volumes",)
+CLEAN_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME": "/root", "LANG": "C.UTF-8",
+}
+
+# $1 = instance dir, $2 = hostname, $3 = volume store, $4 = state dir,
+# $5 = Spark distribution to show at /opt/spark (empty: none).
+# Runs as the instance's pid 1.
+INIT_SCRIPT = r"""
+set -eu
+I="$1"; NAME="$2"; STORE="$3"; STATE="$4"; SPARK="$5"
+hostname "$NAME"
+for d in etc var opt home srv; do
+  [ -d "/$d" ] || continue
+  mount -t overlay "instance-$d" \
+    -o "lowerdir=/$d,upperdir=$I/fs/upper/$d,workdir=$I/fs/work/$d" "/$d"
+done
+if [ -n "$SPARK" ] && [ -d "$SPARK" ]; then
+  mkdir -p /opt/spark
+  mount --bind "$SPARK" /opt/spark
+  mount -o remount,bind,ro /opt/spark
+fi
+mount -t tmpfs -o mode=0755,size=256m instance-run /run
+mkdir -p /run/sshd /run/local /run/volume-store /run/.m/root /run/.m/tmp
+mount --bind "$I/local" /run/local
+mount --bind "$STORE" /run/volume-store
+mount --bind "$I/fs/volumes" /volumes
+if [ -d /root/.pyenv ]; then
+  mkdir -p "$I/fs/root/.pyenv"
+  mount --bind /root/.pyenv "$I/fs/root/.pyenv"
+  mount -o remount,bind,ro "$I/fs/root/.pyenv"
+fi
+# Staged through /run so the sources stay reachable whatever holds the state dir.
+mount --rbind "$I/fs/root" /run/.m/root
+mount --bind "$I/fs/tmp" /run/.m/tmp
+mount --move /run/.m/root /root
+mount --move /run/.m/tmp /tmp
+# Hide the state dir (secrets, other instances) wherever it lives; the mounts
+# above keep their sources.
+if [ -d "$STATE" ]; then mount -t tmpfs -o size=1m,mode=0700 instance-hidden "$STATE"; fi
+mount -o remount,bind,ro /
+# User data runs once per instance (not again when `up` restarts it), after
+# sshd listens (sshd writes its pid file after binding).
+if [ ! -e /var/lib/cloud/instance/boot-finished ]; then
+  (
+    n=0
+    while [ ! -s /run/sshd.pid ] && [ $n -lt 2000 ]; do sleep 0.01; n=$((n+1)); done
+    cd /
+    exec sh /run/local/user-data.sh
+  ) > /var/log/cloud-init-output.log 2>&1 < /dev/null &
+fi
+exec /usr/sbin/sshd -D -e -f /run/local/sshd_config
+"""
+
+
+@functools.cache
+def spark_distribution() -> str:
+    """The local images' Spark: pyspark's bundled distribution, when it is installed."""
+    spec = importlib.util.find_spec("pyspark")
+    if spec is None or not spec.submodule_search_locations:
+        return ""
+    return str(Path(list(spec.submodule_search_locations)[0]))
+
+
+def instance_dir(server_id: str) -> Path:
+    return registry.root() / "instances" / server_id
+
+
+def volume_store() -> Path:
+    path = registry.root() / "volume-data"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def generate_host_key() -> tuple[str, str]:
+    """(private key in OpenSSH format, public key line) for an ed25519 host key."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                           serialization.PublicFormat.OpenSSH).decode()
+    return private, public
+
+
+def sshd_config(addresses: list[str]) -> str:
+    listen = "".join(f"ListenAddress {address}:22\n" for address in addresses)
+    return f"""{listen}HostKey /etc/ssh/ssh_host_ed25519_key
+PidFile /run/sshd.pid
+AuthorizedKeysFile /root/.ssh/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+UseDNS no
+PrintMotd no
+MaxStartups 200:30:400
+MaxSessions 200
+AcceptEnv LANG LC_*
+Subsystem sftp internal-sftp
+"""
+
+
+def _private_write(path: Path, text: str, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+
+
+def prepare(server_id: str, name: str, addresses: list[str], authorized_keys: list[str],
+            boot_script: str) -> str:
+    """Lay out the instance folder; return the public host key line."""
+    idir = instance_dir(server_id)
+    fs = idir / "fs"
+    for d in OVERLAID:
+        (fs / "upper" / d).mkdir(parents=True, exist_ok=True)
+        (fs / "work" / d).mkdir(parents=True, exist_ok=True)
+    for d in ("root", "tmp", "volumes"):
+        (fs / d).mkdir(parents=True, exist_ok=True)
+    (fs / "tmp").chmod(0o1777)
+    (fs / "root").chmod(0o700)
+    etc = fs / "upper" / "etc"
+    (etc / "hostname").write_text(f"{name}\n")
+    (etc / "hosts").write_text(f"127.0.0.1\tlocalhost\n{addresses[0]}\t{name}\n")
+    private, public = generate_host_key()
+    _private_write(etc / "ssh" / "ssh_host_ed25519_key", private, 0o600)
+    (etc / "ssh" / "ssh_host_ed25519_key.pub").write_text(f"{public} root@{name}\n")
+    (etc / "ssh").chmod(0o755)
+    _private_write(fs / "root" / ".ssh" / "authorized_keys",
+                   "".join(f"{k}\n" for k in authorized_keys), 0o600)
+    (fs / "root" / ".ssh").chmod(0o700)
+    local = idir / "local"
+    local.mkdir(exist_ok=True)
+    local.chmod(0o700)
+    (local / "sshd_config").write_text(sshd_config(addresses))
+    # The boot script may hold tokens (wait condition signals): owner-only.
+    _private_write(local / "user-data.sh", boot_script, 0o700)
+    return public
+
+
+def ensure_host_mount_points() -> None:
+    """Mount points the instances need but the host lacks (empty folders)."""
+    for point in HOST_MOUNT_POINTS:
+        os.makedirs(point, exist_ok=True)
+
+
+def start(server_id: str, name: str) -> int:
+    """Start the instance; returns the pid (and process group) of its unshare."""
+    ensure_host_mount_points()
+    idir = instance_dir(server_id)
+    argv = ["unshare", "--mount", "--uts", "--pid", "--fork", "--mount-proc", "--kill-child",
+            "--", "/bin/sh", "-c", INIT_SCRIPT, "instance-init", str(idir), name,
+            str(volume_store()), str(registry.root().parent), spark_distribution()]
+    pid = processes.start(argv, idir / "console.log", env=CLEAN_ENV, cwd=Path("/"))
+    (idir / "pid").write_text(str(pid))
+    return pid
+
+
+def recorded_pid(server_id: str) -> int | None:
+    try:
+        return int((instance_dir(server_id) / "pid").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def init_pid(unshare_pid: int) -> int | None:
+    """Host pid of the instance's pid 1 (sshd), the only child of unshare."""
+    try:
+        children = Path(f"/proc/{unshare_pid}/task/{unshare_pid}/children").read_text().split()
+    except FileNotFoundError:
+        return None
+    return int(children[0]) if children else None
+
+
+def reap(pid: int) -> None:
+    """Collect the exit status when this process is the parent (heat-engine is)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def running(server_id: str) -> bool:
+    pid = recorded_pid(server_id)
+    if pid is None:
+        return False
+    reap(pid)
+    return processes.alive(pid) and init_pid(pid) is not None
+
+
+def listening(addresses: list[str]) -> bool:
+    return all(processes.port_open(address, 22) for address in addresses)
+
+
+def kill(server_id: str) -> None:
+    """SIGKILL the instance: its pid 1 dying ends the whole pid namespace."""
+    pid = recorded_pid(server_id)
+    if pid is None:
+        return
+    child = init_pid(pid)
+    for target in (child, pid):
+        if target:
+            try:
+                os.kill(target, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    reap(pid)
+
+
+def gone(server_id: str) -> bool:
+    pid = recorded_pid(server_id)
+    if pid is None:
+        return True
+    reap(pid)
+    return not processes.alive(pid)
+
+
+def remove(server_id: str) -> None:
+    shutil.rmtree(instance_dir(server_id), ignore_errors=True)
+
+
+def set_addresses(server_id: str, addresses: list[str]) -> None:
+    """Change what sshd listens on (floating IPs) and make it re-read its config."""
+    idir = instance_dir(server_id)
+    (idir / "local" / "sshd_config").write_text(sshd_config(addresses))
+    pid = recorded_pid(server_id)
+    child = init_pid(pid) if pid else None
+    if child:
+        os.kill(child, signal.SIGHUP)  # sshd re-executes itself, keeping pid 1
+
+
+def nsenter(server_id: str, command: str) -> None:
+    """Run a shell command in the instance's mount namespace (volume mounts)."""
+    pid = recorded_pid(server_id)
+    child = init_pid(pid) if pid else None
+    if not child:
+        raise RuntimeError(f"instance {server_id} is not running")
+    subprocess.run(["nsenter", f"--target={child}", "--mount", "--", "/bin/sh", "-c", command],
+                   check=True, capture_output=True, env=CLEAN_ENV, timeout=30)
+
+
+def attach_volume(server_id: str, volume_id: str, disk: str) -> None:
+    target = f"/volumes/{disk}"
+    nsenter(server_id, f"mkdir -p {shlex.quote(target)} && mount --bind "
+                       f"{shlex.quote('/run/volume-store/' + volume_id)} {shlex.quote(target)}")
+
+
+def detach_volume(server_id: str, disk: str) -> None:
+    if running(server_id):
+        nsenter(server_id, f"umount {shlex.quote('/volumes/' + disk)} || true")
+
+
+def restart_stopped() -> list[str]:
+    """Start again the instances of existing servers (after `down` then `up`),
+    like VMs rebooting: files kept, processes gone, volumes re-attached."""
+    restarted = []
+    for server in registry.all_of("servers"):
+        server_id = server["id"]
+        if not instance_dir(server_id).is_dir() or running(server_id):
+            continue
+        start(server_id, server.get("hostname") or server["name"])
+        restarted.append(server_id)
+    for server_id in restarted:
+        addresses: list[str] = registry.load("servers", server_id)["addresses"]  # type: ignore[index]
+        processes.wait_until(functools.partial(listening, addresses), 30.0,
+                             what=f"instance {server_id} listening")
+        for attachment in registry.all_of("volume_attachments"):
+            if attachment.get("server_id") == server_id:
+                attach_volume(server_id, attachment["volume_id"], attachment["disk"])
+    return restarted

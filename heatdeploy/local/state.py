@@ -1,0 +1,111 @@
+"""The local cloud's state dir: where it is, what it holds, and its secrets.
+
+Layout (DIR = the state dir)::
+
+    DIR/state.json        ports, settings, pids of the services started
+    DIR/secrets.json      generated passwords (0600)
+    DIR/logs/             one log per service
+    DIR/postgres/         Heat's private PostgreSQL cluster
+    DIR/keystone/         keystone.conf, SQLite database, key repositories (0700)
+    DIR/heat/             heat.conf, api-paste.ini, environment.d/
+    DIR/swift/            configs, rings, devices/
+    DIR/cloud/            local compute objects (ports, servers, volumes...)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_DIR = "HEATDEPLOY_LOCAL_DIR"
+SERVICES = ("postgres", "keystone", "swift-account", "swift-container", "swift-object",
+            "swift-proxy", "heat")
+PASSWORD_NAMES = ("admin", "demo", "heat", "heatdeploy", "swift", "heat_domain_admin",
+                  "postgres_heat", "swift_hash")
+
+
+def default_dir() -> Path:
+    """HEATDEPLOY_LOCAL_DIR, else the user data dir (~/.local/share/heatdeploy/local)."""
+    env = os.environ.get(ENV_DIR)
+    if env:
+        return Path(env).expanduser().resolve()
+    # XDG data dir, as platformdirs would give on Linux (no extra dependency).
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "heatdeploy" / "local"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, atomically (secrets, keys)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Atomic JSON write (readers never see half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+@dataclass
+class State:
+    """Ports, settings and pids recorded in DIR/state.json."""
+
+    root: Path
+    ports: dict[str, int] = field(default_factory=dict)
+    pids: dict[str, int] = field(default_factory=dict)
+    token_expiration: int = 3600
+    bootstrapped: bool = False
+
+    @property
+    def path(self) -> Path:
+        return self.root / "state.json"
+
+    @classmethod
+    def load(cls, root: Path) -> State:
+        state = cls(root=root)
+        if state.path.exists():
+            data = json.loads(state.path.read_text())
+            state.ports = data.get("ports", {})
+            state.pids = data.get("pids", {})
+            state.token_expiration = data.get("token_expiration", 3600)
+            state.bootstrapped = data.get("bootstrapped", False)
+        return state
+
+    def save(self) -> None:
+        write_json(self.path, {
+            "ports": self.ports, "pids": self.pids,
+            "token_expiration": self.token_expiration, "bootstrapped": self.bootstrapped,
+        })
+
+    def dir(self, name: str) -> Path:
+        path = self.root / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def log(self, service: str) -> Path:
+        return self.dir("logs") / f"{service}.log"
+
+    def url(self, service: str, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.ports[service]}{path}"
+
+
+def load_secrets(root: Path) -> dict[str, str]:
+    """Passwords of this state dir, generated on first use and kept 0600."""
+    path = root / "secrets.json"
+    values: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    missing = [name for name in PASSWORD_NAMES if name not in values]
+    if missing:
+        for name in missing:
+            values[name] = secrets.token_urlsafe(24)
+        write_private(path, json.dumps(values, indent=2))
+    return values
