@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
@@ -171,6 +172,9 @@ def _report_bad_spec(args: argparse.Namespace, exc: SpecError) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # paramiko logs refused tunnel channels (a service still starting) as errors;
+    # what matters reaches the user through heatdeploy's own messages.
+    logging.getLogger("paramiko").addHandler(logging.NullHandler())
     try:
         return int(args.handler(args))
     except SpecError as exc:

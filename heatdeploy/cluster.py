@@ -9,6 +9,7 @@ Swift), so any machine with the project's credentials can pick a cluster up.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -126,6 +127,7 @@ class ClusterManager:
         framework = self._framework(spec)
         records = Records(self.user, self.region)
         record = records.load(spec.name)
+        self.project_id  # noqa: B018 - resolved while the caller's token is fresh
         if record is None:
             record = self._begin(spec, loaded.text, records, options)
         elif record.plugin != spec.plugin:
@@ -297,7 +299,13 @@ class ClusterManager:
         public_key = record.public_key if record else keys.generate("plan").public
         if stack is None:
             return {"added": stacks.preview_create(spec.name, rendered, {"public_key": public_key})}
-        return stacks.preview_update(stack.id, rendered, {"public_key": public_key})
+        if stacks.matches(stack.id, rendered):
+            return {}
+        changes = stacks.preview_update(stack.id, rendered, {"public_key": public_key})
+        added, leaving = _instance_changes(stacks.instances(spec.name), spec, removed)
+        changes["added"] += [f"{name} (instance)" for name in added]
+        changes["deleted"] += [f"{i.name} (instance)" for i in leaving]
+        return changes
 
     # -- inspect ----------------------------------------------------------------------------------------------
 
@@ -377,8 +385,13 @@ class ClusterManager:
             raise ClusterError(f"no cluster named {name}")
         return record
 
+    @functools.cached_property
+    def project_id(self) -> str:
+        """The caller's project, asked once: the caller's token may expire during an operation."""
+        return str(self.user.get_project_id())
+
     def _key_path(self, name: str) -> Path:
-        return self.key_dir / str(self.user.get_project_id()) / name / "id_ed25519"
+        return self.key_dir / self.project_id / name / "id_ed25519"
 
     def _private_key(self, record: ClusterRecord, records: Records | None = None) -> str:
         path = self._key_path(record.name)
@@ -423,6 +436,28 @@ def _leaving(instances: list[Instance], old: ClusterSpec, new: ClusterSpec, remo
         rest = sorted((i for i in current if i not in named), key=lambda i: i.index, reverse=True)
         leaving.extend(named + rest[:max(drop - len(named), 0)])
     return leaving
+
+
+def _instance_changes(instances: list[Instance], spec: ClusterSpec,
+                      removed: Mapping[str, Sequence[str]]) -> tuple[list[str], list[Instance]]:
+    """Instances a launch of ``spec`` would add and remove, as Heat's resource groups name them.
+
+    A group grows into the lowest indices neither used nor ever removed, and
+    shrinks by its highest indices.
+    """
+    added: list[str] = []
+    leaving: list[Instance] = []
+    for group in spec.node_groups:
+        members = sorted((i for i in instances if i.group == group.name), key=lambda i: i.index)
+        taken = {i.index for i in members} | {int(n) for n in removed.get(group.name, ())}
+        index = 0
+        for _ in range(group.count - len(members)):
+            while index in taken:
+                index += 1
+            added.append(f"{spec.name}-{group.name}-{index}")
+            taken.add(index)
+        leaving.extend(members[group.count:][::-1])
+    return added, leaving
 
 
 def _spec_text_with_counts(text: str, spec: ClusterSpec) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from heatclient import client as heat_client
 from heatclient import exc as heat_exc
 from heatclient.common import event_utils
@@ -22,6 +23,13 @@ from heatdeploy.render import Rendered
 
 TAG = "heatdeploy"
 NESTED_DEPTH = 3  # cluster -> resource group -> instance -> server
+
+
+class _HotLoader(yaml.SafeLoader):
+    """Reads HOT as Heat does: dates such as heat_template_version stay strings."""
+
+
+_HotLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
 
 
 class StackError(Exception):
@@ -171,9 +179,20 @@ class Stacks:
                                              parameters=parameters)
         return sorted(_flatten_preview(getattr(preview, "resources", [])))
 
+    def matches(self, stack_id: str, rendered: Rendered) -> bool:
+        """Whether the stack was created or last updated from exactly ``rendered``."""
+        template = yaml.load(rendered.template, Loader=_HotLoader)
+        return (self.client.stacks.template(stack_id) == template
+                and self.client.stacks.files(stack_id) == dict(rendered.files))
+
     def preview_update(self, stack_id: str, rendered: Rendered, parameters: dict[str, str]) -> dict[str, list[str]]:
+        """Heat's top-level view of an update.
+
+        Not nested: inside instances Heat cannot resolve attributes before the
+        update runs, so it reports every server as replaced when none is.
+        """
         changes = self.client.stacks.preview_update(
-            stack_id, show_nested=True, **self._fields(rendered, parameters, 60))["resource_changes"]
+            stack_id, **self._fields(rendered, parameters, 60))["resource_changes"]
         return {kind: sorted(_change_name(c) for c in changes.get(kind, []))
                 for kind in ("added", "updated", "replaced", "deleted", "unchanged")}
 
@@ -185,7 +204,11 @@ def _resource_path(resource: Any) -> str:
 
 
 def _change_name(change: dict[str, Any]) -> str:
-    return f"{change.get('resource_name')} ({change.get('resource_type')})"
+    """``name (type)``, prefixed with its nested stack (``cluster-worker-0/server``) below the top."""
+    name = f"{change.get('resource_name')} ({change.get('resource_type')})"
+    if change.get("parent_resource") and change.get("stack_name"):
+        return f"{change['stack_name']}/{name}"
+    return name
 
 
 def _flatten_preview(resources: list[Any]) -> list[str]:
@@ -194,5 +217,5 @@ def _flatten_preview(resources: list[Any]) -> list[str]:
         if isinstance(item, list):
             names.extend(_flatten_preview(item))
         elif isinstance(item, dict):
-            names.append(f"{item.get('resource_name')} ({item.get('resource_type')})")
+            names.append(_change_name(item))
     return names

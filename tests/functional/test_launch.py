@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import paramiko
 import pytest
 import yaml
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v3
 
-from heatdeploy.local import processes
-from tests.functional.cloudtools import LocalCloud, heat_for
+from heatdeploy import load_and_validate, load_plugins
+from heatdeploy.cluster import ClusterManager, Options
+from heatdeploy.events import Event
+from heatdeploy.local import lifecycle, processes
+from heatdeploy.records import Records
+from tests.functional.cloudtools import LocalCloud, heat_for, poll
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOUD = "heatdeploy-local"
@@ -149,3 +158,96 @@ def test_bad_spec_exits_2_and_creates_nothing(local_cloud: LocalCloud, tmp_path:
     assert "version: Spark version '9.9' is not supported" in stderr
     _, lines, _ = heatdeploy("list", "--os-cloud", CLOUD)
     assert "ft-bad" not in {c["name"] for c in result_of(lines)["clusters"]}
+
+
+def test_launch_finishes_through_the_trust_after_the_users_token_expired(local_cloud: LocalCloud,
+                                                                          tmp_path: Path) -> None:
+    lifetime = 15
+    lifecycle.up(local_cloud.root, token_expiration=lifetime, log=lambda line: None)
+    password = local_cloud.session("demo", "demo")
+    token = password.get_token()
+    user = ks_session.Session(auth=v3.Token(local_cloud.auth_url, token=token, project_name="demo",
+                                            project_domain_name="Default"))
+    admin = local_cloud.session("admin", "admin")
+
+    def token_expired() -> bool:
+        response = admin.get("/auth/tokens", headers={"X-Subject-Token": token}, raise_exc=False,
+                             endpoint_filter={"service_type": "identity", "interface": "public"})
+        return response.status_code == 404
+
+    def hold_until_expired(event: Event) -> None:
+        # Once the stack is submitted, everything after must work with the user's token dead.
+        if event.kind == "phase" and event.message.startswith("waiting for stack"):
+            poll(token_expired, lifetime + 30, "the user's token to expire")
+
+    plugins = load_plugins()
+    loaded = load_and_validate(str(write_spec(tmp_path, "ft-token")), plugins)
+    manager = ClusterManager(user, plugins, trustee_cloud="heatdeploy-local-trustee", on_event=hold_until_expired)
+    try:
+        summary = manager.launch(loaded, Options())
+        assert token_expired()
+        assert summary.state == "active"
+        assert len(summary.instances) == 3
+    finally:
+        lifecycle.up(local_cloud.root, token_expiration=3600, log=lambda line: None)
+        ClusterManager(local_cloud.session("demo", "demo"), plugins).delete("ft-token", force=True)
+    assert not instance_pids(local_cloud, "ft-token-")
+
+
+def test_proxy_gateway_plan_and_an_instance_refusing_ssh(local_cloud: LocalCloud, tmp_path: Path,
+                                                          cleanup: list[str]) -> None:
+    spec = yaml.safe_load((ROOT / "examples" / "spark.yaml").read_text())
+    spec["name"] = "ft-gw"
+    spec["node_groups"][0]["proxy_gateway"] = True
+    spec["node_groups"][1]["count"] = 1
+    path = tmp_path / "ft-gw.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    cleanup.append("ft-gw")
+
+    _, lines, _ = heatdeploy("plan", str(path), "--os-cloud", CLOUD)
+    added = result_of(lines)["changes"]["added"]
+    assert {"ft-gw-master-0/server (OS::Nova::Server)", "ft-gw-worker-0/server (OS::Nova::Server)",
+            "master_security_group (OS::Neutron::SecurityGroup)"} <= set(added), json.dumps(added)
+
+    _, lines, _ = heatdeploy("launch", str(path), "--os-cloud", CLOUD)
+    instances = {i["name"]: i for i in result_of(lines)["instances"]}
+    assert instances["ft-gw-master-0"]["proxy_gateway"] and not instances["ft-gw-worker-0"]["proxy_gateway"]
+
+    manager = ClusterManager(local_cloud.session("demo", "demo"), load_plugins())
+    record = Records(manager.user).load("ft-gw")
+    summary = manager.status("ft-gw", check_health=False)
+    connections = manager._connections(record, summary.instances, Options())
+    try:
+        worker = next(i for i in summary.instances if i.group == "worker")
+        remote = connections.get(worker)
+        assert isinstance(remote.transport.sock, paramiko.Channel), "the worker is reached through the gateway"
+        assert remote.run(["hostname"]).stdout.strip() == "ft-gw-worker-0"
+    finally:
+        connections.close()
+
+    spec["node_groups"][1]["count"] = 2
+    path.write_text(yaml.safe_dump(spec))
+    _, lines, _ = heatdeploy("plan", str(path), "--os-cloud", CLOUD)
+    changes = result_of(lines)["changes"]
+    assert changes["added"] == ["ft-gw-worker-1 (instance)"], json.dumps(changes)
+    assert not changes["deleted"] and not changes["replaced"], json.dumps(changes)
+    spec["node_groups"][1]["count"] = 1
+    path.write_text(yaml.safe_dump(spec))
+    _, lines, _ = heatdeploy("plan", str(path), "--os-cloud", CLOUD)
+    assert result_of(lines)["changes"] == {}
+
+    for pid in instance_pids(local_cloud, "ft-gw-worker-0"):
+        os.kill(pid, signal.SIGKILL)
+    poll(lambda: not instance_pids(local_cloud, "ft-gw-worker-0"), 30, "the worker's sshd to stop")
+    status, lines, _ = heatdeploy("status", "ft-gw", "--os-cloud", CLOUD, "--check", check=False)
+    assert status == 1
+    health = result_of(lines)["health"]
+    assert health["checks"]["ssh"]["status"] == "yellow"
+    assert "ft-gw-worker-0" in health["checks"]["ssh"]["message"]
+    status, lines, _ = heatdeploy("scale", "ft-gw", "worker=2", "--os-cloud", CLOUD, check=False)
+    assert status == 1
+    assert "ft-gw-worker-0" in result_of(lines)["message"], result_of(lines)
+
+    heatdeploy("delete", "ft-gw", "--os-cloud", CLOUD)
+    cleanup.clear()
+    assert not instance_pids(local_cloud, "ft-gw-")
