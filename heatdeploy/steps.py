@@ -117,6 +117,8 @@ class StepContext:
                 if probe():
                     return
             except RemoteError as exc:
+                if exc.fatal:
+                    raise
                 last_error = f" (last error: {exc})"
             if time.monotonic() >= deadline:
                 raise DeadlineExceeded(f"{what}: not true after {timeout:.0f} s{last_error}")

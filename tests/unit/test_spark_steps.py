@@ -10,6 +10,7 @@ from heatdeploy.health import run_checks
 from heatdeploy.instances import Instance
 from heatdeploy.plugins.spark import SPARK
 from heatdeploy.plugins.spark.steps import CONF_DIR, DAEMON, DAEMON_SCRIPT, MASTER_CLASS, WORKER_CLASS
+from heatdeploy.steps import StepsFailed
 from heatdeploy.testing import RecordingContext, Responses, make_cluster, run_operation
 from tests.unit.helpers import SPARK_SPEC
 
@@ -73,9 +74,26 @@ class LaunchTest(unittest.TestCase):
             *prepared(MASTER), *CONFIGURED,
             ("run", [DAEMON, "start", "master", MASTER_CLASS, "--host", "10.0.0.10", "--port", "7077",
                      "--webui-port", "8080"]),
+            ("run", [DAEMON, "status", "master"]),  # the process still runs
             ("http", "GET", *STATUS),  # the master is ALIVE
             ("http", "GET", *STATUS),  # both workers are ALIVE
         ])
+
+    def test_a_master_that_exits_fails_at_once_with_its_log(self) -> None:
+        def status(instance, command):  # type: ignore[no-untyped-def]
+            if command.endswith("status master"):
+                return 1
+            return "Error: JAVA_HOME is not set" if command.startswith("tail") else 0
+
+        responses = master_reports("10.0.1.10", "10.0.1.11")
+        responses.commands = status
+        ctx = make_cluster(SPARK_SPEC, SPARK, responses=responses)
+        with self.assertRaises(StepsFailed) as caught:
+            run_operation(SPARK, "launch", ctx)
+        failure = caught.exception.failures[0]
+        self.assertEqual((failure.step, failure.instance), ("spark-start-master", MASTER))
+        self.assertIn("the Spark master exited", failure.message)
+        self.assertEqual(failure.output, "Error: JAVA_HOME is not set")
 
     def test_workers(self) -> None:
         for name, ip in ((WORKER0, "10.0.1.10"), (WORKER1, "10.0.1.11")):

@@ -6,7 +6,7 @@ import json
 import shlex
 
 from heatdeploy.instances import Instance
-from heatdeploy.remote import Remote
+from heatdeploy.remote import Remote, RemoteError
 from heatdeploy.steps import Step, StepContext
 
 MASTER_PORT, MASTER_UI, WORKER_UI = 7077, 8080, 8081
@@ -44,6 +44,12 @@ case "$action" in
     rm -f "$pid_file" ;;
 esac
 """
+
+
+class DaemonDied(RemoteError):
+    """A Spark daemon stopped right after it was started: waiting longer cannot help."""
+
+    fatal = True
 
 
 def master(ctx: StepContext) -> Instance:
@@ -122,8 +128,15 @@ def start_master(ctx: StepContext, remote: Remote) -> None:
     ip = remote.instance.fixed_ip
     remote.run([DAEMON, "start", "master", MASTER_CLASS, "--host", ip, "--port", str(MASTER_PORT),
                 "--webui-port", str(MASTER_UI)])
-    ctx.wait_until("the Spark master reports ALIVE", lambda: master_status(remote).get("status") == "ALIVE",
-                   START_TIMEOUT)
+    ctx.wait_until("the Spark master reports ALIVE", lambda: _alive_master(remote), START_TIMEOUT)
+
+
+def _alive_master(remote: Remote) -> bool:
+    """Whether the master is up; a master process that died fails at once, with its log."""
+    if remote.run([DAEMON, "status", "master"], check=False).status != 0:
+        log = remote.run(["tail", "-n", "20", f"{STATE_DIR}/logs/master.out"], check=False)
+        raise DaemonDied(remote.instance.name, "the Spark master exited", log.stdout)
+    return master_status(remote).get("status") == "ALIVE"
 
 
 def start_worker(ctx: StepContext, remote: Remote) -> None:
