@@ -45,6 +45,7 @@ def _options(args: argparse.Namespace) -> Options:
     from heatdeploy.cluster import Options
 
     return Options(wait=getattr(args, "wait", True), timeout_minutes=getattr(args, "timeout", None),
+                   trust_days=getattr(args, "trust_days", None) or Options.trust_days,
                    use_floating_ip=not args.no_floating_ip,
                    proxy_command=args.proxy_command or os.environ.get("HEATDEPLOY_PROXY_COMMAND"))
 
@@ -103,6 +104,13 @@ def cmd_scale(args: argparse.Namespace, progress: Progress) -> int:
     return EXIT_OK
 
 
+def cmd_renew(args: argparse.Namespace, progress: Progress) -> int:
+    trust = _manager(args, progress).renew_trust(args.name, args.days)
+    progress.result({"name": args.name, "trust_id": trust.id, "expires_at": trust.expires_at},
+                    f"cluster {args.name}: new trust expires {trust.expires_at}")
+    return EXIT_OK
+
+
 def cmd_delete(args: argparse.Namespace, progress: Progress) -> int:
     left = _manager(args, progress).delete(args.name, force=args.force)
     message = f"cluster {args.name} deleted" + "".join(f"\n  left behind: {item}" for item in left)
@@ -149,8 +157,17 @@ def add_commands(sub: Any, command: Callable[..., argparse.ArgumentParser],
                    help="wait for the stack and run the configuration steps (default); "
                         "--no-wait returns once the stack is being created")
     p.add_argument("--timeout", type=int, metavar="MINUTES", help="stack timeout (default: the spec's timeout)")
+    p.add_argument("--trust-days", type=float, metavar="DAYS",
+                   help="lifetime of the trust in trust mode (default: 3; renew with 'heatdeploy renew')")
     _cloud_options(p)
     _access_options(p)
+    format_option(p)
+
+    p = command(sub, "renew", _guarded(cmd_renew), "replace a cluster's trust with one that expires later",
+                "heatdeploy renew spark-demo --days 7")
+    p.add_argument("name", metavar="NAME", help="cluster name")
+    p.add_argument("--days", type=float, default=3.0, help="lifetime of the new trust (default: 3)")
+    _cloud_options(p)
     format_option(p)
 
     p = command(sub, "status", _guarded(cmd_status), "show a cluster: instances, endpoints and health",

@@ -341,6 +341,25 @@ class ClusterManager:
         return Summary(record.name, record.state, record.plugin, record.version, stack.status if stack else None,
                        instances, framework.endpoints(instances), record.trust_id)
 
+    def renew_trust(self, name: str, days: float = auth.DEFAULT_TRUST_DAYS) -> auth.Trust:
+        """Replace the cluster's trust with a new one expiring ``days`` from now.
+
+        The new trust is recorded before the old one is deleted, so the
+        cluster always has a working trust on record.
+        """
+        records = Records(self.user, self.region)
+        record = self._record(records, name)
+        if not record.trust_id or not record.trustee_cloud:
+            raise ClusterError(f"cluster {name} was not launched in trust mode")
+        self._phase(f"creating a new trust for {record.trustee_cloud} ({days:g} days)")
+        trustee = auth.trustee_session(record.trustee_cloud)
+        trust = auth.create_trust(self.user, trustee.get_user_id(), days=days)
+        old, record.trust_id = record.trust_id, trust.id
+        records.save(record)
+        self._phase("deleting the old trust")
+        auth.delete_trust(self.user, old)
+        return trust
+
     # -- delete -----------------------------------------------------------------------------------------------
 
     def delete(self, name: str, force: bool = False, timeout_minutes: int = 30) -> list[str]:

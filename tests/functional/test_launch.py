@@ -16,6 +16,7 @@ import pytest
 import yaml
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
+from keystoneclient.v3 import client as ks_client
 
 from heatdeploy import load_and_validate, load_plugins
 from heatdeploy.cluster import ClusterManager, Options
@@ -96,6 +97,13 @@ def test_spark_cluster_lifecycle(local_cloud: LocalCloud, tmp_path: Path, cleanu
     _, lines, _ = heatdeploy("launch", str(spec), "--os-cloud", CLOUD)
     assert any("already matches" in line.get("message", "") for line in lines)
 
+    _, lines, _ = heatdeploy("renew", "ft-spark", "--days", "1", "--os-cloud", CLOUD)
+    renewed = result_of(lines)
+    admin = local_cloud.admin()
+    trusts = {t.id: t for t in admin.trusts.list()}
+    assert launched["trust_id"] not in trusts and renewed["trust_id"] in trusts
+    assert [r["name"] for r in admin.trusts.get(renewed["trust_id"]).roles] == ["member"]
+
     _, lines, _ = heatdeploy("scale", "ft-spark", "worker=3", "--os-cloud", CLOUD)
     assert len(result_of(lines)["instances"]) == 4
     _, lines, _ = heatdeploy("status", "ft-spark", "--os-cloud", CLOUD)
@@ -111,12 +119,11 @@ def test_spark_cluster_lifecycle(local_cloud: LocalCloud, tmp_path: Path, cleanu
     assert not instance_pids(local_cloud, "ft-spark-worker-2")
     assert instance_pids(local_cloud, "ft-spark-worker-1")
 
-    trust_id = launched["trust_id"]
+    trust_id = renewed["trust_id"]
     heatdeploy("delete", "ft-spark", "--os-cloud", CLOUD)
     cleanup.clear()
     heat = heat_for(local_cloud.session("demo", "demo"))
     assert not [s for s in heat.stacks.list() if s.stack_name == "ft-spark"]
-    admin = local_cloud.admin()
     assert trust_id not in {t.id for t in admin.trusts.list()}
     assert not instance_pids(local_cloud, "ft-spark-")
     _, lines, _ = heatdeploy("list", "--os-cloud", CLOUD)
@@ -251,3 +258,30 @@ def test_proxy_gateway_plan_and_an_instance_refusing_ssh(local_cloud: LocalCloud
     heatdeploy("delete", "ft-gw", "--os-cloud", CLOUD)
     cleanup.clear()
     assert not instance_pids(local_cloud, "ft-gw-")
+
+
+def test_token_and_application_credentials_work(local_cloud: LocalCloud) -> None:
+    demo = local_cloud.session("demo", "demo")
+    credential = ks_client.Client(session=demo).application_credentials.create(
+        name="ft-appcred", roles=[{"name": "member"}])
+    clouds_file = Path(os.environ["OS_CLIENT_CONFIG_FILE"])
+    original = clouds_file.read_text()
+    clouds = yaml.safe_load(original)
+    base = {"region_name": "RegionOne", "interface": "public", "identity_api_version": 3}
+    clouds["clouds"]["ft-appcred"] = {**base, "auth_type": "v3applicationcredential", "auth": {
+        "auth_url": local_cloud.auth_url, "application_credential_id": credential.id,
+        "application_credential_secret": credential.secret}}
+    clouds["clouds"]["ft-token"] = {**base, "auth_type": "v3token", "auth": {
+        "auth_url": local_cloud.auth_url, "token": demo.get_token(), "project_name": "demo",
+        "project_domain_name": "Default"}}
+    clouds_file.write_text(yaml.safe_dump(clouds))
+    try:
+        for cloud in ("ft-appcred", "ft-token"):
+            status, lines, stderr = heatdeploy("list", "--os-cloud", cloud, check=False)
+            assert status == 0, stderr
+            assert "clusters" in result_of(lines)
+        status, lines, _ = heatdeploy("list", "--os-cloud", "no-such-cloud", check=False)
+        assert status == 1 and "no-such-cloud" in result_of(lines)["message"]
+    finally:
+        clouds_file.write_text(original)
+        ks_client.Client(session=demo).application_credentials.delete(credential.id)
