@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, TextIO
 
+from heatdeploy import cli_jobs as jobs
+from heatdeploy import cli_jobs_binaries as binaries
 from heatdeploy import cli_lifecycle as lifecycle
 from heatdeploy import spec as spec_module
 from heatdeploy.plugin_manager import PluginError, Plugins, load_plugins
@@ -149,8 +151,27 @@ def build_parser() -> argparse.ArgumentParser:
                  "heatdeploy plugins --format json")
     _format_option(p)
     lifecycle.add_commands(sub, _command, _format_option)
+    jobs.add_commands(sub, _command, _format_option)
+    binaries.add_commands(sub, _command, _format_option)
     _add_local(sub)
     return parser
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse ``argv``; what follows ``--`` goes to the command's ``args`` untouched (a job's arguments).
+
+    argparse does not pass ``--`` through nested sub-commands, so it is split off here.
+    """
+    passthrough: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1:]
+    args = parser.parse_args(argv)
+    if passthrough:
+        if not hasattr(args, "args"):
+            parser.error(f"unexpected arguments after --: {' '.join(passthrough)}")
+        args.args = [*args.args, *passthrough]
+    return args
 
 
 def _add_local(sub: Any) -> None:
@@ -171,7 +192,7 @@ def _report_bad_spec(args: argparse.Namespace, exc: SpecError) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = _parse(build_parser(), list(sys.argv[1:] if argv is None else argv))
     # paramiko logs refused tunnel channels (a service still starting) as errors;
     # what matters reaches the user through heatdeploy's own messages.
     logging.getLogger("paramiko").addHandler(logging.NullHandler())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -24,11 +25,12 @@ def _failures() -> tuple[type[Exception], ...]:
     from heatdeploy.auth import AuthError
     from heatdeploy.cluster import ClusterError
     from heatdeploy.instances import OutputError
+    from heatdeploy.job_manager import JobError
     from heatdeploy.remote import RemoteError
     from heatdeploy.stack import StackError
     from heatdeploy.steps import DeadlineExceeded, StepsFailed
 
-    return AuthError, ClusterError, StackError, StepsFailed, RemoteError, DeadlineExceeded, OutputError
+    return AuthError, ClusterError, StackError, StepsFailed, RemoteError, DeadlineExceeded, OutputError, JobError
 
 
 def _manager(args: argparse.Namespace, progress: Progress) -> ClusterManager:
@@ -70,9 +72,46 @@ def cmd_launch(args: argparse.Namespace, progress: Progress) -> int:
     from heatdeploy.validation import load_and_validate
 
     loaded = load_and_validate(args.spec, plugins())
-    summary = _manager(args, progress).launch(loaded, _options(args)).to_dict()
-    progress.result(summary, summary_text(summary))
-    return EXIT_OK
+    job_file = _job_file(args)
+    manager = _manager(args, progress)
+    if job_file is None:
+        summary = manager.launch(loaded, _options(args)).to_dict()
+        progress.result(summary, summary_text(summary))
+        return EXIT_OK
+    return _launch_with_job(args, progress, manager, loaded, job_file)
+
+
+def _job_file(args: argparse.Namespace) -> Any:
+    from heatdeploy.jobs import read_job_file
+    from heatdeploy.problems import LocatedProblem, SpecError
+
+    if args.transient and not args.job:
+        raise SpecError([LocatedProblem(args.spec, 1, "", "--transient needs --job JOBFILE")])
+    return read_job_file(args.job) if args.job else None
+
+
+def _launch_with_job(args: argparse.Namespace, progress: Progress, manager: ClusterManager, loaded: Any,
+                     job_file: Any) -> int:
+    from dataclasses import asdict
+
+    from heatdeploy.job_manager import JobManager, request_from, run_transient
+
+    request = request_from(job_file)
+    if args.transient:
+        # A TERM (a CI job cancelled) must still delete the cluster, like Ctrl-C does.
+        signal.signal(signal.SIGTERM, _interrupt)
+        job = run_transient(manager, loaded, request, job_file.timeout, _options(args))
+    else:
+        manager.launch(loaded, _options(args))
+        jobs = JobManager(manager)
+        job = jobs.wait(jobs.run(loaded.spec.name, request).id, job_file.timeout)
+    assert job is not None
+    progress.result(asdict(job), f"{job.id}: {job.state}\n  {job.message}")
+    return EXIT_OK if job.state == "SUCCEEDED" else EXIT_FAILED
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_status(args: argparse.Namespace, progress: Progress) -> int:
@@ -157,6 +196,11 @@ def add_commands(sub: Any, command: Callable[..., argparse.ArgumentParser],
                    help="wait for the stack and run the configuration steps (default); "
                         "--no-wait returns once the stack is being created")
     p.add_argument("--timeout", type=int, metavar="MINUTES", help="stack timeout (default: the spec's timeout)")
+    p.add_argument("--job", metavar="JOBFILE",
+                   help="after launching, run the job described in this YAML file and wait for it; "
+                        "exit with its status")
+    p.add_argument("--transient", action="store_true",
+                   help="with --job: delete the cluster (and its trust) when the job ends, whatever happens")
     p.add_argument("--trust-days", type=float, metavar="DAYS",
                    help="lifetime of the trust in trust mode (default: 3; renew with 'heatdeploy renew')")
     _cloud_options(p)

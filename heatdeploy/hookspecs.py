@@ -21,6 +21,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from heatdeploy.framework import Framework, Operation
+    from heatdeploy.jobs import JobEngine
     from heatdeploy.problems import Problem
     from heatdeploy.spec import ClusterSpec, NodeGroup
     from heatdeploy.steps import Step
@@ -116,4 +117,17 @@ def heatdeploy_cluster_steps(spec: ClusterSpec, framework: Framework, operation:
     :param spec: the cluster spec.
     :param framework: the spec's framework.
     :param operation: what is being done to the cluster.
+    """
+
+
+@hookspec(firstresult=True)
+def heatdeploy_job_engine(framework: Framework) -> JobEngine | None:
+    """The job engine that runs jobs on clusters of ``framework``.
+
+    Return an object with the :class:`~heatdeploy.jobs.JobEngine` methods
+    (``types``, ``driver``, ``start``, ``status``, ``logs``, ``cancel``), or
+    ``None`` for frameworks you do not serve. The first engine returned wins,
+    so an add-on can also bring jobs to a framework whose plugin has none.
+
+    :param framework: the cluster's framework.
     """

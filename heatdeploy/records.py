@@ -19,6 +19,8 @@ from keystoneauth1 import session as ks_session
 from swiftclient import client as swift_client
 from swiftclient.exceptions import ClientException
 
+from heatdeploy.jobs import JobRecord
+
 CONTAINER = "heatdeploy"
 
 
@@ -112,6 +114,24 @@ class Records:
     def private_key(self, name: str) -> str | None:
         data = self._get(f"clusters/{name}/id_ed25519")
         return data.decode() if data is not None else None
+
+    def save_job(self, job: JobRecord) -> None:
+        self._ensure_container()
+        self.swift.put_object(CONTAINER, f"jobs/{job.id}.json", job.to_json(), content_type="application/json")
+
+    def load_job(self, job_id: str) -> JobRecord | None:
+        data = self._get(f"jobs/{job_id}.json")
+        return JobRecord.from_json(data) if data is not None else None
+
+    def list_jobs(self, cluster: str | None = None) -> list[JobRecord]:
+        try:
+            _, objects = self.swift.get_container(CONTAINER, prefix="jobs/", full_listing=True)
+        except ClientException as exc:
+            if exc.http_status == 404:
+                return []
+            raise
+        jobs = [self.load_job(o["name"][len("jobs/"):-len(".json")]) for o in objects]
+        return [j for j in jobs if j is not None and (cluster is None or j.cluster == cluster)]
 
     def delete(self, name: str) -> None:
         """Delete everything stored for cluster ``name``."""

@@ -37,7 +37,10 @@ def plugin_problems(raw: dict[str, Any], plugins: Plugins) -> Iterator[Problem]:
     if not isinstance(name, str):
         return
     framework = plugins.framework(name)
-    if framework is None:
+    broken = next((e for e in plugins.errors if e.name == name), None)
+    if framework is None and broken is not None:
+        yield Problem("plugin", f"plugin {name!r} is installed but failed to load: {broken.error}")
+    elif framework is None:
         yield Problem("plugin", f"unknown plugin {name!r}{did_you_mean(name, plugins.frameworks)}"
                       f" (installed: {allowed(plugins.frameworks)})")
     elif isinstance(version, str) and version not in framework.versions:

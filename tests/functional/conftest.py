@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import paramiko
 import pytest
@@ -16,29 +16,15 @@ from tests.functional.cloudtools import LocalCloud
 
 
 @pytest.fixture(scope="session")
-def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
-    root = tmp_path_factory.mktemp("local-cloud")
-    saved = {k: os.environ.get(k) for k in ("HEATDEPLOY_LOCAL_DIR", "OS_CLIENT_CONFIG_FILE")}
-    os.environ["HEATDEPLOY_LOCAL_DIR"] = str(root)
-    # Keep the developer's own clouds.yaml untouched.
-    os.environ["OS_CLIENT_CONFIG_FILE"] = str(root / "clouds.yaml")
-    try:
-        try:
-            state = lifecycle.up(root, log=lambda line: None)
-        except Exception as error:
-            pytest.fail(f"local cloud failed to start: {error}", pytrace=True)
-        yield LocalCloud(root=root, state=state, passwords=load_secrets(root))
-    finally:
-        recorded = list(State.load(root).pids.values())
-        lifecycle.down(root, log=lambda line: None)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        left = [pid for pid in recorded if processes.alive(pid)]
-        left += processes.pids_mentioning(f"{root}/")
-        assert not left, f"local cloud processes left after down: {left}"
+def local_cloud(heatdeploy_local_cloud: Path) -> Iterator[LocalCloud]:
+    """The cloud of heatdeploy's own pytest fixture, with what tests need to look inside it."""
+    root = heatdeploy_local_cloud
+    recorded = list(State.load(root).pids.values())
+    yield LocalCloud(root=root, state=State.load(root), passwords=load_secrets(root))
+    lifecycle.down(root, log=lambda line: None)
+    left = [pid for pid in recorded if processes.alive(pid)]
+    left += processes.pids_mentioning(f"{root}/")
+    assert not left, f"local cloud processes left after down: {left}"
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,8 @@ CLOUD = "heatdeploy-local"
 
 def heatdeploy(*args: str, check: bool = True, timeout: float = 600) -> tuple[int, list[dict[str, Any]], str]:
     """Run the CLI with JSON output; return (exit status, JSON lines, stderr)."""
-    result = subprocess.run([sys.executable, "-m", "heatdeploy", *args, "--format", "json"], cwd=ROOT,
+    options, rest = (args[:args.index("--")], args[args.index("--"):]) if "--" in args else (args, ())
+    result = subprocess.run([sys.executable, "-m", "heatdeploy", *options, "--format", "json", *rest], cwd=ROOT,
                             capture_output=True, text=True, timeout=timeout, check=False)
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     if check and result.returncode != 0:
@@ -285,3 +286,13 @@ def test_token_and_application_credentials_work(local_cloud: LocalCloud) -> None
     finally:
         clouds_file.write_text(original)
         ks_client.Client(session=demo).application_credentials.delete(credential.id)
+
+
+def test_pytest_fixture_for_plugin_authors(heatdeploy_cluster: Any, tmp_path: Path) -> None:
+    spec = yaml.safe_load((ROOT / "examples" / "spark.yaml").read_text())
+    spec["name"], spec["node_groups"][1]["count"] = "ft-fixture", 1
+    path = tmp_path / "ft-fixture.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    summary = heatdeploy_cluster(path)
+    assert summary.health is not None and summary.health.status == "green", summary.health
+    assert summary.endpoints["master"].startswith("spark://")

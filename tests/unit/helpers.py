@@ -11,6 +11,7 @@ from heatdeploy import Plugins, plugins_from
 from heatdeploy.plugins import hadoop, spark
 from heatdeploy.render import Rendered, render
 from heatdeploy.spec import LoadedSpec, parse_spec
+from heatdeploy.testing import RecordingContext
 from heatdeploy.validation import checks
 
 SPARK_SPEC = """\
@@ -28,6 +29,37 @@ node_groups:
     count: 2
     processes: [worker]
 """
+
+
+HADOOP_SPEC = """\
+name: hd
+plugin: hadoop
+version: "3.4"
+image: hadoop
+flavor: m1.large
+network: private
+node_groups:
+  - name: master
+    count: 1
+    processes: [namenode, resourcemanager]
+  - name: worker
+    count: 3
+    processes: [datanode, nodemanager]
+"""
+
+
+def actions(ctx: RecordingContext, instance: str) -> list[tuple[Any, ...]]:
+    """What happened on ``instance``, in order, with file contents left out."""
+    return [(e[0], e[2], e[4]) if e[0] == "write" else (e[0], *e[2:]) for e in ctx.recorder.entries(instance)]
+
+
+def prepared(name: str) -> list[tuple[Any, ...]]:
+    """heatdeploy's common steps on a new instance without volumes."""
+    return [("run", ["true"]), *named(name)]
+
+
+def named(name: str) -> list[tuple[Any, ...]]:
+    return [("write", "/etc/hosts", 0o644), ("write", "/etc/hostname", 0o644), ("run", ["hostname", name])]
 
 
 def builtin_plugins(**extra: Any) -> Plugins:

@@ -7,23 +7,7 @@ import unittest
 from heatdeploy import SpecError
 from heatdeploy.plugins.hadoop import HADOOP
 from heatdeploy.plugins.spark import SPARK
-from tests.unit.helpers import SPARK_SPEC, load
-
-HADOOP_SPEC = """\
-name: hd
-plugin: hadoop
-version: "3.4"
-image: hadoop
-flavor: m1.large
-network: private
-node_groups:
-  - name: master
-    count: 1
-    processes: [namenode, resourcemanager]
-  - name: worker
-    count: 3
-    processes: [datanode, nodemanager]
-"""
+from tests.unit.helpers import HADOOP_SPEC, SPARK_SPEC, load
 
 
 def errors(text: str) -> list[str]:

@@ -19,22 +19,10 @@ from heatdeploy.plugins.hadoop.steps import CLUSTER_INFO, DAEMON, NAMENODE_INFO,
 from heatdeploy.remote import RemoteError
 from heatdeploy.steps import StepsFailed
 from heatdeploy.testing import RecordingContext, Responses, make_cluster, run_operation
+from tests.unit.helpers import HADOOP_SPEC, actions, named, prepared
 
-SPEC = """\
-name: hd
-plugin: hadoop
-version: "3.4"
-image: hadoop
-flavor: m1.large
-network: private
-node_groups:
-  - name: master
-    count: 1
-    processes: [namenode, secondarynamenode, resourcemanager, historyserver]
-  - name: worker
-    count: 3
-    processes: [datanode, nodemanager]
-"""
+SPEC = HADOOP_SPEC.replace("[namenode, resourcemanager]",
+                           "[namenode, secondarynamenode, resourcemanager, historyserver]")
 MASTER = "hd-master-0"
 WORKERS = {f"hd-worker-{n}": f"10.0.1.{10 + n}" for n in range(4)}
 CONF, STATE, HDFS, YARN = "/opt/hadoop/etc/hadoop", "/var/lib/heatdeploy/hadoop", "/opt/hadoop/bin/hdfs", \
@@ -68,17 +56,6 @@ def reporting(states: dict[str, str], **http: Any) -> Responses:
     return Responses(http={(9870, NAMENODE_INFO): namenode_info(states), **http})
 
 
-def actions(ctx: RecordingContext, instance: str) -> list[tuple[Any, ...]]:
-    """What happened on ``instance``, in order, with file contents left out."""
-    return [(e[0], e[2], e[4]) if e[0] == "write" else (e[0], *e[2:]) for e in ctx.recorder.entries(instance)]
-
-
-def prepared(name: str) -> list[tuple[Any, ...]]:
-    return [("run", ["true"]), *named(name)]
-
-
-def named(name: str) -> list[tuple[Any, ...]]:
-    return [("write", "/etc/hosts", 0o644), ("write", "/etc/hostname", 0o644), ("run", ["hostname", name])]
 
 
 def configured(master: bool) -> list[tuple[Any, ...]]:

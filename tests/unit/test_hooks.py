@@ -24,6 +24,7 @@ from heatdeploy import (
     hookspecs,
 )
 from heatdeploy.instances import Instance
+from heatdeploy.jobs import job_engine
 from heatdeploy.render import RenderError
 from heatdeploy.steps import Step, StepContext, run_steps
 from tests.unit.helpers import SPARK_SPEC, builtin_plugins, load, parsed, render_text
@@ -124,6 +125,17 @@ class HookTest(unittest.TestCase):
         context = StepContext(spec, framework, instances, instances, lambda i: SimpleNamespace(instance=i))
         run_steps(context, steps)
         self.assertEqual(sorted(ran), [("spark", "demo-worker-0"), ("spark", "demo-worker-1")])
+
+    def test_hook_heatdeploy_job_engine(self) -> None:
+        plugins = builtin_plugins()
+        spark_engine = job_engine(plugins, plugins.framework("spark"))
+        self.assertEqual(spark_engine.types, ("spark", "shell"))
+        self.assertIsNone(job_engine(plugins, plugins.framework("hadoop")))
+        mapreduce = SimpleNamespace(types=("mapreduce",))
+        extra = plugin(heatdeploy_job_engine=lambda framework: mapreduce if framework.name == "hadoop" else None)
+        plugins = builtin_plugins(mapreduce=extra)
+        self.assertIs(job_engine(plugins, plugins.framework("hadoop")), mapreduce)
+        self.assertEqual(job_engine(plugins, plugins.framework("spark")).types, ("spark", "shell"))
 
     def test_template_parts_may_not_clash(self) -> None:
         part = TemplatePart(resources={"worker": {"type": "OS::Heat::None"}})

@@ -37,7 +37,7 @@ class EntryPointTest(unittest.TestCase):
         self.assertEqual(names["toy"]["package"], "toy-plugin")
         self.assertEqual(names["toy"]["frameworks"], {"toy": ["1"]})
         self.assertEqual(names["spark"]["package"], "heatdeploy")
-        self.assertEqual(names["spark"]["hooks"], ["heatdeploy_register_frameworks"])
+        self.assertEqual(names["spark"]["hooks"], ["heatdeploy_job_engine", "heatdeploy_register_frameworks"])
         self.assertEqual(report["errors"], [{
             "name": "broken", "package": "broken-plugin",
             "error": "ModuleNotFoundError: No module named 'a_dependency_that_is_not_installed'"}])

@@ -11,8 +11,8 @@ from heatdeploy.instances import Instance
 from heatdeploy.plugins.spark import SPARK
 from heatdeploy.plugins.spark.steps import CONF_DIR, DAEMON, DAEMON_SCRIPT, MASTER_CLASS, WORKER_CLASS
 from heatdeploy.steps import StepsFailed
-from heatdeploy.testing import RecordingContext, Responses, make_cluster, run_operation
-from tests.unit.helpers import SPARK_SPEC
+from heatdeploy.testing import Responses, make_cluster, run_operation
+from tests.unit.helpers import SPARK_SPEC, actions, named, prepared
 
 MASTER, WORKER0, WORKER1, WORKER2 = "demo-master-0", "demo-worker-0", "demo-worker-1", "demo-worker-2"
 STATE = "/var/lib/heatdeploy/spark"
@@ -27,18 +27,6 @@ def master_reports(*alive: str, status: str = "ALIVE") -> Responses:
     return Responses(http={STATUS: {"status": status, "workers": workers}})
 
 
-def actions(ctx: RecordingContext, instance: str) -> list[tuple[Any, ...]]:
-    """What happened on ``instance``, in order, with file contents left out."""
-    return [(e[0], e[2], e[4]) if e[0] == "write" else (e[0], *e[2:]) for e in ctx.recorder.entries(instance)]
-
-
-def prepared(name: str) -> list[tuple[Any, ...]]:
-    """heatdeploy's common steps on a new instance without volumes."""
-    return [("run", ["true"]), *named(name)]
-
-
-def named(name: str) -> list[tuple[Any, ...]]:
-    return [("write", "/etc/hosts", 0o644), ("write", "/etc/hostname", 0o644), ("run", ["hostname", name])]
 
 
 CONFIGURED = [("write", ENV, 0o755), ("write", DEFAULTS, 0o644), ("write", WORKERS, 0o644),

@@ -76,3 +76,10 @@ SPARK = Spark(
 @hookimpl
 def heatdeploy_register_frameworks(register: Callable[[Framework], None]) -> None:
     register(SPARK)
+
+
+@hookimpl
+def heatdeploy_job_engine(framework: Framework) -> object | None:
+    from heatdeploy.plugins.spark.jobs import SparkJobs
+
+    return SparkJobs() if framework.name == "spark" else None

@@ -151,7 +151,12 @@ def stop_worker(ctx: StepContext, remote: Remote) -> None:
 def master_status(remote: Remote) -> dict[str, object]:
     """The master's JSON status page, fetched through the instance's SSH connection."""
     status, body = remote.http("GET", MASTER_UI, "/json/")
-    return json.loads(body) if status == 200 else {}
+    if status != 200:
+        return {}
+    try:
+        return dict(json.loads(body))
+    except ValueError:  # a master still starting may answer before its status page works
+        return {}
 
 
 def alive_workers(status: dict[str, object]) -> set[str]:

@@ -1,0 +1,116 @@
+"""Jobs on a real Spark cluster on the local cloud, with data in real Swift."""
+
+from __future__ import annotations
+
+import collections
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from swiftclient import client as swift_client
+
+from heatdeploy.auth import load_cloud
+from tests.functional.cloudtools import LocalCloud, heat_for
+from tests.functional.test_launch import CLOUD, ROOT, heatdeploy, instance_pids, result_of
+
+JOBS = Path(__file__).resolve().parent / "jobs"
+TEXT = "the quick brown fox jumps over the lazy dog\nthe dog sleeps\n" * 50 + "quoted 'words' and \"more\"\n"
+
+
+@pytest.fixture(scope="module")
+def cluster(local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    spec = yaml.safe_load((ROOT / "examples" / "spark.yaml").read_text())
+    spec["name"] = "ft-jobs"
+    path = tmp_path_factory.mktemp("jobs") / "ft-jobs.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    heatdeploy("launch", str(path), "--os-cloud", CLOUD)
+    try:
+        yield "ft-jobs"
+    finally:
+        heatdeploy("delete", "ft-jobs", "--os-cloud", CLOUD, "--force", check=False)
+
+
+@pytest.fixture(scope="module")
+def swift(local_cloud: LocalCloud) -> swift_client.Connection:
+    return swift_client.Connection(session=load_cloud(CLOUD).session)
+
+
+def run_job(cluster: str, binary: Path, *args: str, check: bool = False) -> tuple[int, dict[str, Any]]:
+    status, lines, _ = heatdeploy("job", "run", cluster, "--type", "spark", "--binary", str(binary),
+                                  "--os-cloud", CLOUD, *args, check=check, timeout=900)
+    return status, result_of(lines)
+
+
+def test_word_count_reads_and_writes_swift(cluster: str, swift: swift_client.Connection) -> None:
+    swift.put_container("ft-data")
+    swift.put_object("ft-data", "books/book.txt", TEXT.encode())
+    status, job = run_job(cluster, JOBS / "wordcount.py", "--input", "swift://ft-data/books/book.txt",
+                          "--output", "swift://ft-results/wc", "--wait", "--", "{input}", "{output}")
+    assert status == 0 and job["state"] == "SUCCEEDED", job
+    _, body = swift.get_object("ft-results", "wc/counts.json")
+    assert json.loads(body) == dict(collections.Counter(TEXT.split()))
+    _, lines, _ = heatdeploy("job", "list", cluster, "--os-cloud", CLOUD)
+    assert job["id"] in {j["id"] for j in result_of(lines)["jobs"]}
+
+
+def test_pi_result_shows_in_the_log(cluster: str) -> None:
+    status, job = run_job(cluster, JOBS / "pi.py", "--wait")
+    assert status == 0, (job["state"], job["message"])
+    logs = subprocess.run([sys.executable, "-m", "heatdeploy", "job", "logs", job["id"], "--os-cloud", CLOUD],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=True).stdout
+    assert "Pi is roughly 3.1416" in logs
+
+
+def test_failing_job_ends_failed_with_its_error(cluster: str) -> None:
+    status, job = run_job(cluster, JOBS / "fail.py", "--wait")
+    assert status == 1 and job["state"] == "FAILED", job
+    logs = subprocess.run([sys.executable, "-m", "heatdeploy", "job", "logs", job["id"], "--os-cloud", CLOUD],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, check=True).stdout
+    assert "ValueError: deliberate failure in the job" in logs
+
+
+def test_cancel_kills_the_application(cluster: str) -> None:
+    status, job = run_job(cluster, JOBS / "sleep.py")
+    assert status == 0 and job["state"] == "RUNNING", job
+    deadline = time.monotonic() + 180
+    while True:  # until the master lists the application as running
+        _, lines, _ = heatdeploy("job", "status", job["id"], "--os-cloud", CLOUD)
+        if "RUNNING" in result_of(lines)["message"]:
+            break
+        if time.monotonic() > deadline:
+            pytest.fail(f"the application never ran on the master: {result_of(lines)}")
+    _, lines, _ = heatdeploy("job", "cancel", job["id"], "--os-cloud", CLOUD)
+    cancelled = result_of(lines)
+    assert cancelled["state"] == "KILLED", cancelled
+    assert "KILLED" in cancelled["message"], cancelled
+
+
+@pytest.mark.parametrize(("program", "expected_status", "expected_state"),
+                         [("pi.py", 0, "SUCCEEDED"), ("fail.py", 1, "FAILED")])
+def test_transient_cluster_is_deleted_whatever_the_job_does(local_cloud: LocalCloud, tmp_path: Path, program: str,
+                                                            expected_status: int, expected_state: str) -> None:
+    name = f"ft-tr-{expected_state.lower()}"
+    spec = yaml.safe_load((ROOT / "examples" / "spark.yaml").read_text())
+    spec["name"], spec["node_groups"][1]["count"] = name, 1
+    spec_path = tmp_path / "cluster.yaml"
+    spec_path.write_text(yaml.safe_dump(spec))
+    job_path = tmp_path / "job.yaml"
+    job_path.write_text(yaml.safe_dump({"type": "spark", "binary": str(JOBS / program), "timeout": 600}))
+    trusts_before = {t.id for t in local_cloud.admin().trusts.list()}
+    status, lines, _ = heatdeploy("launch", str(spec_path), "--os-cloud", CLOUD, "--job", str(job_path),
+                                  "--transient", check=False, timeout=900)
+    assert status == expected_status, lines
+    assert result_of(lines)["state"] == expected_state
+    assert any(line.get("message", "").startswith("deleting transient cluster") for line in lines)
+    heat = heat_for(local_cloud.session("demo", "demo"))
+    assert not [s for s in heat.stacks.list() if s.stack_name == name]
+    assert {t.id for t in local_cloud.admin().trusts.list()} <= trusts_before
+    assert not instance_pids(local_cloud, f"{name}-")
+    _, lines, _ = heatdeploy("list", "--os-cloud", CLOUD)
+    assert name not in {c["name"] for c in result_of(lines)["clusters"]}
