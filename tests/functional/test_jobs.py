@@ -114,3 +114,34 @@ def test_transient_cluster_is_deleted_whatever_the_job_does(local_cloud: LocalCl
     assert not instance_pids(local_cloud, f"{name}-")
     _, lines, _ = heatdeploy("list", "--os-cloud", CLOUD)
     assert name not in {c["name"] for c in result_of(lines)["clusters"]}
+
+
+def test_interrupted_transient_launch_still_deletes_everything(local_cloud: LocalCloud, tmp_path: Path) -> None:
+    name = "ft-tr-term"
+    spec = yaml.safe_load((ROOT / "examples" / "spark.yaml").read_text())
+    spec["name"], spec["node_groups"][1]["count"] = name, 1
+    (tmp_path / "cluster.yaml").write_text(yaml.safe_dump(spec))
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump({"type": "spark", "binary": str(JOBS / "sleep.py")}))
+    trusts_before = {t.id for t in local_cloud.admin().trusts.list()}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "heatdeploy", "launch", str(tmp_path / "cluster.yaml"), "--os-cloud", CLOUD,
+         "--job", str(tmp_path / "job.yaml"), "--transient", "--format", "json"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:  # until the job has started on the cluster
+            if '"starting spark job' in line:
+                break
+        else:
+            pytest.fail(f"the launch ended early: {process.stderr.read() if process.stderr else ''}")
+        process.terminate()
+        rest = process.stdout.read()
+        assert process.wait(timeout=300) == 130
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "deleting transient cluster" in rest
+    heat = heat_for(local_cloud.session("demo", "demo"))
+    assert not [s for s in heat.stacks.list() if s.stack_name == name]
+    assert {t.id for t in local_cloud.admin().trusts.list()} <= trusts_before
+    assert not instance_pids(local_cloud, f"{name}-")
