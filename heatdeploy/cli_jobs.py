@@ -46,9 +46,9 @@ def _text(job: JobRecord) -> str:
 
 
 def cmd_run(args: argparse.Namespace, progress: Progress) -> int:
-    from heatdeploy.job_manager import JobRequest
+    from heatdeploy.jobs import JobSpec
 
-    request = JobRequest(type=args.type, binary=args.binary, args=list(args.args), main_class=args.main_class,
+    request = JobSpec(type=args.type, binary=args.binary, args=list(args.args), main_class=args.main_class,
                          conf=dict(args.conf), inputs=dict(args.input), outputs=dict(args.output))
     jobs = _jobs(args, progress)
     job = jobs.run(args.cluster, request)

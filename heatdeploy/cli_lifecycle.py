@@ -94,9 +94,9 @@ def _launch_with_job(args: argparse.Namespace, progress: Progress, manager: Clus
                      job_file: Any) -> int:
     from dataclasses import asdict
 
-    from heatdeploy.job_manager import JobManager, request_from, run_transient
+    from heatdeploy.job_manager import JobManager, run_transient
 
-    request = request_from(job_file)
+    request = job_file
     if args.transient:
         # A TERM (a CI job cancelled) must still delete the cluster, like Ctrl-C does.
         signal.signal(signal.SIGTERM, _interrupt)

@@ -12,7 +12,6 @@ import contextlib
 import posixpath
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from swiftclient import client as swift_client
@@ -20,7 +19,7 @@ from swiftclient import client as swift_client
 from heatdeploy import binaries, tempurls
 from heatdeploy.cluster import ClusterManager, Options
 from heatdeploy.events import Event
-from heatdeploy.jobs import FINAL, JobContext, JobEngine, JobFile, JobRecord, job_engine, new_job_id
+from heatdeploy.jobs import FINAL, JobContext, JobEngine, JobRecord, JobSpec, job_engine, new_job_id
 from heatdeploy.records import ClusterRecord, Records
 from heatdeploy.remote import Remote
 from heatdeploy.spec import LoadedSpec
@@ -31,20 +30,6 @@ URL_SECONDS = 900
 
 class JobError(Exception):
     """A job could not be run or found; the message says why."""
-
-
-@dataclass(frozen=True)
-class JobRequest:
-    """What to run: a binary (a local file, uploaded first, or ``swift://``), its arguments and data."""
-
-    type: str
-    binary: str
-    args: list[str] = field(default_factory=list)
-    main_class: str | None = None
-    conf: dict[str, str] = field(default_factory=dict)
-    inputs: dict[str, str] = field(default_factory=dict)
-    """``""`` for ``{input}``, else a name for ``{input.NAME}``; values are ``swift://`` URLs."""
-    outputs: dict[str, str] = field(default_factory=dict)
 
 
 def _list(session: object, container: str, prefix: str) -> list[str]:
@@ -123,7 +108,7 @@ class JobManager:
 
     # -- run ----------------------------------------------------------------------------------------------
 
-    def run(self, cluster: str, request: JobRequest) -> JobRecord:
+    def run(self, cluster: str, request: JobSpec) -> JobRecord:
         """Stage the job's binary and inputs on the cluster and start it; returns its record."""
         record = self._cluster(cluster)
         session = self.clusters._work_session(record)
@@ -254,13 +239,7 @@ class JobManager:
 
 
 
-def request_from(job_file: JobFile) -> JobRequest:
-    return JobRequest(type=job_file.type, binary=job_file.binary, args=list(job_file.args),
-                      main_class=job_file.main_class, conf=dict(job_file.conf), inputs=dict(job_file.inputs),
-                      outputs=dict(job_file.outputs))
-
-
-def run_transient(clusters: ClusterManager, loaded: LoadedSpec, request: JobRequest, timeout: float,
+def run_transient(clusters: ClusterManager, loaded: LoadedSpec, request: JobSpec, timeout: float,
                   options: Options | None = None) -> JobRecord | None:
     """Launch a cluster, run one job on it, and delete the cluster (and its trust) whatever happens.
 

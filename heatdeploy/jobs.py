@@ -123,11 +123,12 @@ def job_engine(plugins: Plugins, framework: Framework) -> JobEngine | None:
 
 
 @dataclass
-class JobFile:
-    """A job described in YAML, for ``heatdeploy launch --job``."""
+class JobSpec:
+    """What to run: from ``heatdeploy job run`` options, a YAML job file, or Python."""
 
     type: str = spec_field("Job type, such as spark or shell.")
-    binary: str = spec_field("The program: a local path (relative to the job file) or swift://CONTAINER/OBJECT.")
+    binary: str = spec_field("The program: a local path (in a job file, relative to it) or "
+                             "swift://CONTAINER/OBJECT; a local file is uploaded first.")
     args: list[str] = spec_field("The job's arguments; {input} and {output} are replaced.", default_factory=list)
     main_class: str | None = spec_field("Main class of a jar.", default=None)
     conf: dict[str, str] = spec_field("Framework settings such as spark.executor.cores.", default_factory=dict)
@@ -135,10 +136,10 @@ class JobFile:
                                         default_factory=dict)
     outputs: dict[str, str] = spec_field("Where output folders go: name ('' for {output}) to swift:// URL.",
                                          default_factory=dict)
-    timeout: int = spec_field("Seconds the job may run.", default=3600, minimum=1)
+    timeout: int = spec_field("Seconds a waiting caller waits for the job.", default=3600, minimum=1)
 
 
-def read_job_file(path: str) -> JobFile:
+def read_job_file(path: str) -> JobSpec:
     """Load and check a job file; raises :class:`~heatdeploy.problems.SpecError` with file and line."""
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -146,7 +147,7 @@ def read_job_file(path: str) -> JobFile:
         raise SpecError([LocatedProblem(path, 1, "", f"cannot read: {exc.strerror}")]) from None
     doc = load_yaml(text, path)
     converter = Converter()
-    job = converter.build(JobFile, doc.data)
+    job = converter.build(JobSpec, doc.data)
     problems = list(converter.problems)
     if job is not None:
         for kind, urls in (("inputs", job.inputs), ("outputs", job.outputs)):
