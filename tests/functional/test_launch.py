@@ -233,6 +233,14 @@ def test_proxy_gateway_plan_and_an_instance_refusing_ssh(local_cloud: LocalCloud
     finally:
         connections.close()
 
+    relay_log = tmp_path / "relay.log"
+    relay = f"{sys.executable} {Path(__file__).parent / 'relay.py'} {{host}} {{port}} {relay_log}"
+    _, lines, _ = heatdeploy("status", "ft-gw", "--os-cloud", CLOUD, "--proxy-command", relay)
+    assert result_of(lines)["health"]["status"] == "green"
+    master_ip = instances["ft-gw-master-0"]["fixed_ip"]
+    # Only the gateway is reached through the proxy command; the worker through the gateway.
+    assert set(relay_log.read_text().split()) == {f"{master_ip}:22"}
+
     spec["node_groups"][1]["count"] = 2
     path.write_text(yaml.safe_dump(spec))
     _, lines, _ = heatdeploy("plan", str(path), "--os-cloud", CLOUD)
