@@ -118,10 +118,3 @@ def delete_trust(session: ks_session.Session, trust_id: str) -> bool:
         return False
     return True
 
-
-def trust_exists(session: ks_session.Session, trust_id: str) -> bool:
-    try:
-        session.get(f"OS-TRUST/trusts/{trust_id}", endpoint_filter=_IDENTITY)
-    except ks_exceptions.NotFound:
-        return False
-    return True
