@@ -59,6 +59,18 @@ def test_word_count_reads_and_writes_swift(cluster: str, swift: swift_client.Con
     assert job["id"] in {j["id"] for j in result_of(lines)["jobs"]}
 
 
+def test_word_count_over_an_input_folder(cluster: str, swift: swift_client.Connection) -> None:
+    swift.put_container("ft-data")
+    second = "another file with the other words\n"
+    swift.put_object("ft-data", "library/one.txt", TEXT.encode())
+    swift.put_object("ft-data", "library/two.txt", second.encode())
+    status, job = run_job(cluster, JOBS / "wordcount.py", "--input", "books=swift://ft-data/library/",
+                          "--output", "swift://ft-results/library", "--wait", "--", "{input.books}", "{output}")
+    assert status == 0 and job["state"] == "SUCCEEDED", job
+    _, body = swift.get_object("ft-results", "library/counts.json")
+    assert json.loads(body) == dict(collections.Counter((TEXT + second).split()))
+
+
 def test_pi_result_shows_in_the_log(cluster: str) -> None:
     status, job = run_job(cluster, JOBS / "pi.py", "--wait")
     assert status == 0, (job["state"], job["message"])
