@@ -28,9 +28,9 @@ from heatdeploy.health import HealthCheck, HealthReport, run_checks
 from heatdeploy.instances import Instance
 from heatdeploy.plugin_manager import Plugins
 from heatdeploy.records import ClusterRecord, Records
-from heatdeploy.remote import AccessConfig, Connections
 from heatdeploy.render import render
 from heatdeploy.spec import ClusterSpec, LoadedSpec, parse_spec
+from heatdeploy.ssh import AccessConfig, Connections
 from heatdeploy.stack import StackError, StackInfo, Stacks
 from heatdeploy.steps import StepContext, run_steps
 from heatdeploy.validation import checks, framework_problems
