@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import io
 import json
 import os
 import sys
@@ -24,9 +25,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import paramiko  # noqa: E402
-from cryptography.hazmat.primitives import serialization  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric import ed25519  # noqa: E402
 
+from heatdeploy import keys  # noqa: E402
 from heatdeploy.local import lifecycle, processes  # noqa: E402
 from heatdeploy.local.state import State, load_secrets  # noqa: E402
 
@@ -139,12 +139,9 @@ def server_stack(root: Path, count: int, results: dict[str, float]) -> None:
                        password=load_secrets(root)["demo"], project_name="demo",
                        user_domain_id="default", project_domain_id="default")
     heat = heat_client.Client("1", session=ks_session.Session(auth=auth))
-    key = ed25519.Ed25519PrivateKey.generate()
-    client_key = paramiko.Ed25519Key.from_private_key(__import__("io").StringIO(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-                          serialization.NoEncryption()).decode()))
-    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                           serialization.PublicFormat.OpenSSH).decode()
+    pair = keys.generate()
+    client_key = paramiko.Ed25519Key.from_private_key(io.StringIO(pair.private))
+    public = pair.public
     body = template(count)
     started = time.monotonic()
     stack_id = heat.stacks.create(stack_name=f"bench-{uuid.uuid4().hex[:6]}",

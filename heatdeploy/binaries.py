@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from heatdeploy import object_store
+
 if TYPE_CHECKING:
     from keystoneauth1 import session as ks_session
     from swiftclient import client as swift_client
@@ -203,11 +205,7 @@ def file_digest(path: Path, state: FileState, cache: DigestCache) -> str:
 
 
 def _connection(session: ks_session.Session, region: str | None) -> swift_client.Connection:
-    from swiftclient import client as swift_client
-
-    # With a session, swiftclient takes the endpoint from the catalog and, on a 401,
-    # invalidates the token and retries: a long upload outlives its first token.
-    return swift_client.Connection(session=session, os_options={"region_name": region}, retries=_RETRIES)
+    return object_store.connection(session, region, retries=_RETRIES)
 
 
 def _service(session: ks_session.Session, region: str | None, threads: int) -> SwiftService:

@@ -12,14 +12,15 @@ import contextlib
 import posixpath
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-from swiftclient import client as swift_client
+from keystoneauth1 import session as ks_session
 
-from heatdeploy import binaries, tempurls
+from heatdeploy import binaries, object_store, tempurls
 from heatdeploy.cluster import ClusterManager, Options
 from heatdeploy.events import Event
-from heatdeploy.jobs import FINAL, JobContext, JobEngine, JobRecord, JobSpec, job_engine, new_job_id
+from heatdeploy.jobs import FINAL, JobContext, JobEngine, JobRecord, JobSpec, job_engine, new_job_id, utc_now
 from heatdeploy.records import ClusterRecord, Records
 from heatdeploy.remote import Remote
 from heatdeploy.spec import LoadedSpec
@@ -32,10 +33,29 @@ class JobError(Exception):
     """A job could not be run or found; the message says why."""
 
 
-def _list(session: object, container: str, prefix: str) -> list[str]:
-    _, objects = swift_client.Connection(session=session).get_container(container, prefix=prefix,
-                                                                        full_listing=True)
-    return [o["name"] for o in objects if not o["name"].endswith("/")]
+@dataclass(frozen=True)
+class _Store:
+    """The project's Swift during one operation: temp URLs all signed with one key, read once."""
+
+    session: ks_session.Session
+    region: str | None
+    key: str
+
+    @classmethod
+    def open(cls, session: ks_session.Session, region: str | None) -> _Store:
+        return cls(session, region, tempurls.ensure_key(session, region))
+
+    def url(self, container: str, name: str, method: str) -> str:
+        return tempurls.temp_url(self.session, container, name, method, URL_SECONDS, region=self.region,
+                                 key=self.key)
+
+    def names(self, container: str, prefix: str) -> list[str]:
+        _, objects = object_store.connection(self.session, self.region).get_container(
+            container, prefix=prefix, full_listing=True)
+        return [o["name"] for o in objects if not o["name"].endswith("/")]
+
+    def make_container(self, container: str) -> None:
+        object_store.connection(self.session, self.region).put_container(container)
 
 
 def _folder(kind: str, name: str) -> str:
@@ -115,7 +135,7 @@ class JobManager:
         binary = request.binary
         if not binary.startswith("swift://"):
             self._phase(f"uploading {binary}")
-            binary = binaries.upload(session, Path(binary)).url
+            binary = binaries.upload(session, Path(binary), region=self.clusters.region).url
         job = JobRecord(id=new_job_id(), cluster=cluster, type=request.type, binary=binary, args=request.args,
                         main_class=request.main_class, conf=request.conf, inputs=request.inputs,
                         outputs=request.outputs)
@@ -125,9 +145,9 @@ class JobManager:
             driver = engine.driver(ctx)
             job.instance = driver.name
             self._work(record).save_job(job)
-            tempurls.ensure_key(session)
-            program = self._stage_binary(session, ctx.remote(driver), job)
-            paths = self._stage_inputs(session, ctx, job)
+            store = _Store.open(session, self.clusters.region)
+            program = self._stage_binary(store, ctx.remote(driver), job)
+            paths = self._stage_inputs(store, ctx, job)
             paths.update(self._output_folders(ctx.remote(driver), job))
             self._phase(f"starting {job.type} job {job.id} on {driver.name}")
             engine.start(ctx, job, program, substitute(job.args, paths))
@@ -135,23 +155,22 @@ class JobManager:
         self._work(record).save_job(job)
         return job
 
-    def _stage_binary(self, session: object, remote: Remote, job: JobRecord) -> str:
+    def _stage_binary(self, store: _Store, remote: Remote, job: JobRecord) -> str:
         container, name = binaries.parse_swift_url(job.binary)
         path = f"{job.directory}/{posixpath.basename(name)}"
-        url = tempurls.temp_url(session, container, name, "GET", URL_SECONDS)
-        self._fetch(remote, [(url, path)])
+        self._fetch(remote, [(store.url(container, name, "GET"), path)])
         return path
 
-    def _stage_inputs(self, session: object, ctx: JobContext, job: JobRecord) -> dict[str, str]:
+    def _stage_inputs(self, store: _Store, ctx: JobContext, job: JobRecord) -> dict[str, str]:
         """Download each input to the same place on every instance; return the placeholders."""
         paths: dict[str, str] = {}
         for name, source in job.inputs.items():
             container, prefix = binaries.parse_swift_url(source)
             folder = f"{job.directory}/{_folder('input', name)}"
-            objects = _list(session, container, prefix) if prefix.endswith("/") else [prefix]
+            objects = store.names(container, prefix) if prefix.endswith("/") else [prefix]
             if not objects:
                 raise JobError(f"input {source} is empty")
-            pairs = [(tempurls.temp_url(session, container, o, "GET", URL_SECONDS),
+            pairs = [(store.url(container, o, "GET"),
                       f"{folder}/{o[len(prefix):] if prefix.endswith('/') else posixpath.basename(o)}")
                      for o in objects]
             self._phase(f"staging {source} ({len(pairs)} object(s)) on {len(ctx.instances)} instance(s)")
@@ -191,21 +210,22 @@ class JobManager:
         with self._context(record) as (ctx, engine):
             state, message = engine.status(ctx, job)
             if state == "SUCCEEDED" and job.outputs:
-                self._collect(self.clusters._work_session(record), ctx.remote(engine.driver(ctx)), job)
+                store = _Store.open(self.clusters._work_session(record), self.clusters.region)
+                self._collect(store, ctx.remote(engine.driver(ctx)), job)
         job.state, job.message = state, message
         if state in FINAL:
-            job.finished_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            job.finished_at = utc_now()
         self._work(record).save_job(job)
         return job
 
-    def _collect(self, session: object, remote: Remote, job: JobRecord) -> None:
+    def _collect(self, store: _Store, remote: Remote, job: JobRecord) -> None:
         for name, target in job.outputs.items():
             folder = f"{job.directory}/{_folder('output', name)}"
             files = remote.run(["find", folder, "-type", "f"]).stdout.split("\n")
             container, prefix = binaries.parse_swift_url(target)
-            swift_client.Connection(session=session).put_container(container)
+            store.make_container(container)
             prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
-            pairs = [(tempurls.temp_url(session, container, prefix + f[len(folder) + 1:], "PUT", URL_SECONDS), f)
+            pairs = [(store.url(container, prefix + f[len(folder) + 1:], "PUT"), f)
                      for f in files if f]
             self._phase(f"collecting {len(pairs)} output file(s) into {target}")
             if pairs:

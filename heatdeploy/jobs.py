@@ -34,7 +34,8 @@ def new_job_id() -> str:
     return f"job-{stamp}-{secrets.token_hex(3)}"
 
 
-def _now() -> str:
+def utc_now() -> str:
+    """Now, as the timestamps of cluster and job records write it."""
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -56,7 +57,7 @@ class JobRecord:
     state: State = "PENDING"
     instance: str = ""
     """Where the job's driver runs."""
-    created_at: str = field(default_factory=_now)
+    created_at: str = field(default_factory=utc_now)
     finished_at: str | None = None
     message: str = ""
     engine: dict[str, Any] = field(default_factory=dict)

@@ -21,19 +21,26 @@ class KeyPair:
         return f"KeyPair(public={self.public!r})"
 
 
-def generate(comment: str) -> KeyPair:
+def generate(comment: str = "") -> KeyPair:
     key = Ed25519PrivateKey.generate()
     private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
                                 serialization.NoEncryption()).decode()
     public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
                                            serialization.PublicFormat.OpenSSH).decode()
-    return KeyPair(private, f"{public} {comment}")
+    return KeyPair(private, f"{public} {comment}" if comment else public)
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Write a file only its owner can read: created 0600 from the start, replaced atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(tmp, path)
 
 
 def write_private(path: Path, pair: KeyPair) -> None:
-    """Write the private key readable by its owner only, created so from the start."""
+    """Write the private key where only its owner can read it, in a folder only they can list."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(pair.private)
-    os.chmod(path, 0o600)  # an existing file keeps its old mode through O_CREAT
+    write_secret(path, pair.private)

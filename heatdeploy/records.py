@@ -10,22 +10,17 @@ launching machine. The container has no ACLs: only the project's users
 
 from __future__ import annotations
 
-import datetime
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from keystoneauth1 import session as ks_session
-from swiftclient import client as swift_client
 from swiftclient.exceptions import ClientException
 
-from heatdeploy.jobs import JobRecord
+from heatdeploy import object_store
+from heatdeploy.jobs import JobRecord, utc_now
 
 CONTAINER = "heatdeploy"
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -42,8 +37,8 @@ class ClusterRecord:
     trust_id: str | None = None
     trustee_cloud: str | None = None
     public_key: str = ""
-    created_at: str = field(default_factory=_now)
-    updated_at: str = field(default_factory=_now)
+    created_at: str = field(default_factory=utc_now)
+    updated_at: str = field(default_factory=utc_now)
     removed: dict[str, list[str]] = field(default_factory=dict)
     """Per node group, member indices removed so far: kept in every later render."""
 
@@ -61,8 +56,7 @@ class Records:
     """Records and keys of one project's clusters."""
 
     def __init__(self, session: ks_session.Session, region: str | None = None) -> None:
-        self.swift = swift_client.Connection(session=session, os_options={"region_name": region},
-                                             retries=2)
+        self.swift = object_store.connection(session, region)
         self._container_ready = False
 
     def _ensure_container(self) -> None:
@@ -88,7 +82,7 @@ class Records:
 
     def save(self, record: ClusterRecord) -> None:
         self._ensure_container()
-        record.updated_at = _now()
+        record.updated_at = utc_now()
         self.swift.put_object(CONTAINER, f"clusters/{record.name}/record.json", record.to_json(),
                               content_type="application/json")
 
@@ -97,14 +91,18 @@ class Records:
         return ClusterRecord.from_json(data) if data is not None else None
 
     def list(self) -> list[ClusterRecord]:
+        names = [n.split("/")[1] for n in self._names("clusters/") if n.endswith("/record.json")]
+        return [r for r in (self.load(n) for n in sorted(names)) if r is not None]
+
+    def _names(self, prefix: str) -> list[str]:
+        """Object names under ``prefix``; none before the container exists."""
         try:
-            _, objects = self.swift.get_container(CONTAINER, prefix="clusters/", full_listing=True)
+            _, objects = self.swift.get_container(CONTAINER, prefix=prefix, full_listing=True)
         except ClientException as exc:
             if exc.http_status == 404:
                 return []
             raise
-        names = [o["name"].split("/")[1] for o in objects if o["name"].endswith("/record.json")]
-        return [r for r in (self.load(n) for n in sorted(names)) if r is not None]
+        return [o["name"] for o in objects]
 
     def save_private_key(self, name: str, private_key: str) -> None:
         self._ensure_container()
@@ -124,13 +122,7 @@ class Records:
         return JobRecord.from_json(data) if data is not None else None
 
     def list_jobs(self, cluster: str | None = None) -> list[JobRecord]:
-        try:
-            _, objects = self.swift.get_container(CONTAINER, prefix="jobs/", full_listing=True)
-        except ClientException as exc:
-            if exc.http_status == 404:
-                return []
-            raise
-        jobs = [self.load_job(o["name"][len("jobs/"):-len(".json")]) for o in objects]
+        jobs = [self.load_job(n[len("jobs/"):-len(".json")]) for n in self._names("jobs/")]
         return [j for j in jobs if j is not None and (cluster is None or j.cluster == cluster)]
 
     def delete(self, name: str) -> None:

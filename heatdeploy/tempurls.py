@@ -13,8 +13,9 @@ import urllib.parse
 from dataclasses import dataclass
 
 from keystoneauth1 import session as ks_session
-from swiftclient import client as swift_client
 from swiftclient.utils import generate_temp_url
+
+from heatdeploy import object_store
 
 KEY_HEADER = "X-Account-Meta-Temp-URL-Key"
 DEFAULT_SECONDS = 600
@@ -26,10 +27,6 @@ class TempURLError(Exception):
     """A temp URL cannot be made: bad arguments, or no key could be set."""
 
 
-def _connection(session: ks_session.Session, region: str | None) -> swift_client.Connection:
-    return swift_client.Connection(session=session, os_options={"region_name": region}, retries=2)
-
-
 def ensure_key(session: ks_session.Session, region: str | None = None) -> str:
     """The account's temp URL key, set to a fresh random secret when there is none.
 
@@ -37,7 +34,7 @@ def ensure_key(session: ks_session.Session, region: str | None = None) -> str:
     handed out. The key is read back after setting it, so that of two
     concurrent first calls both end up signing with the key that stayed.
     """
-    conn = _connection(session, region)
+    conn = object_store.connection(session, region)
     key = conn.head_account().get(KEY_HEADER.lower())
     if key:
         return str(key)

@@ -33,9 +33,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
-
+from heatdeploy import keys
 from heatdeploy.local import processes, registry
 
 OVERLAID = ("etc", "var", "opt", "home", "srv")
@@ -116,12 +114,8 @@ def volume_store() -> Path:
 
 def generate_host_key() -> tuple[str, str]:
     """(private key in OpenSSH format, public key line) for an ed25519 host key."""
-    key = ed25519.Ed25519PrivateKey.generate()
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                           serialization.PublicFormat.OpenSSH).decode()
-    return private, public
+    pair = keys.generate()
+    return pair.private, pair.public
 
 
 def sshd_config(addresses: list[str]) -> str:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from heatdeploy.keys import write_secret
+
 ENV_DIR = "HEATDEPLOY_LOCAL_DIR"
 SERVICES = ("postgres", "keystone", "swift-account", "swift-container", "swift-object",
             "swift-proxy", "heat")
@@ -38,14 +40,7 @@ def default_dir() -> Path:
     return Path(data_home) / "heatdeploy" / "local"
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read, atomically (secrets, keys)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+write_private = write_secret  # the local cloud's secrets are written like heatdeploy's keys
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import paramiko
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from heatdeploy import keys
 from heatdeploy.local import lifecycle, processes
 from heatdeploy.local.state import State, load_secrets
 from tests.functional.cloudtools import LocalCloud
@@ -28,16 +28,7 @@ def local_cloud(heatdeploy_local_cloud: Path) -> Iterator[LocalCloud]:
 
 
 @pytest.fixture(scope="session")
-def ssh_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[paramiko.PKey, str]:
+def ssh_key() -> tuple[paramiko.PKey, str]:
     """A client key pair: (paramiko key, OpenSSH public key line)."""
-    key = ed25519.Ed25519PrivateKey.generate()
-    path = tmp_path_factory.mktemp("ssh") / "id_ed25519"
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                       serialization.PrivateFormat.OpenSSH,
-                                       serialization.NoEncryption()))
-    path.chmod(0o600)
-    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
-                                           serialization.PublicFormat.OpenSSH).decode()
-    return paramiko.Ed25519Key.from_private_key_file(str(path)), public
-
-
+    pair = keys.generate()
+    return paramiko.Ed25519Key.from_private_key(io.StringIO(pair.private)), pair.public
