@@ -325,6 +325,17 @@ class ClusterManager:
                 connections.close()
         return summary
 
+    def connect(self, name: str, options: Options = Options()) -> Connections:
+        """SSH access to the cluster's instances, with its key and their pinned host keys.
+
+        Use it as a context manager: ``with manager.connect("demo") as c:
+        c.remote("demo-master-0").run(["hostname"])``.
+        """
+        records = Records(self.user, self.region)
+        record = self._record(records, name)
+        instances = Stacks(self.user, self.region).instances(name)
+        return self._connections(record, instances, options, records)
+
     def list(self) -> list[Summary]:
         stacks = Stacks(self.user, self.region)
         by_name = {s.name: s for s in stacks.list()}

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from heatdeploy.batching import BatchedRemote, batched
 from heatdeploy.events import Event, EventSink, ignore
 from heatdeploy.framework import Framework
 from heatdeploy.instances import Instance
@@ -175,6 +176,12 @@ def _order(steps: Sequence[Step]) -> list[Step]:
     return ordered
 
 
+@dataclass
+class _Tally:
+    total: int
+    done: int = 0
+
+
 class Orchestrator:
     """Runs steps over a cluster with bounded concurrency."""
 
@@ -194,7 +201,7 @@ class Orchestrator:
         finished: set[str] = set()
         failures: list[Event] = []
         running: dict[futures.Future[None], tuple[Step, Instance]] = {}
-        left: dict[str, int] = {}
+        tallies: dict[str, _Tally] = {}
         with futures.ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="step") as pool:
             while remaining or running:
                 if not failures:
@@ -206,7 +213,7 @@ class Orchestrator:
                             finished.add(step.name)
                             continue
                         emit(Event("step_started", step.name, total=len(targets), message=step.description))
-                        left[step.name] = len(targets)
+                        tallies[step.name] = _Tally(len(targets))
                         for instance in targets:
                             running[pool.submit(self._run_one, step, instance)] = (step, instance)
                 if not running:
@@ -216,14 +223,13 @@ class Orchestrator:
                 done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
                 for future in done:
                     step, instance = running.pop(future)
-                    self._settle(future, step, instance, left, finished, failures)
+                    self._settle(future, step, instance, tallies[step.name], finished, failures)
         if failures:
             raise StepsFailed(failures)
 
-    def _settle(self, future: futures.Future[None], step: Step, instance: Instance, left: dict[str, int],
+    def _settle(self, future: futures.Future[None], step: Step, instance: Instance, tally: _Tally,
                 finished: set[str], failures: list[Event]) -> None:
         emit = self.context.emit
-        total = len(self.instances_for(step))
         error = future.exception()
         if error is not None:
             output = error.output if isinstance(error, RemoteError) else ""
@@ -235,9 +241,10 @@ class Orchestrator:
             if first:
                 emit(Event("step_failed", step.name, message=event.message))
             return
-        left[step.name] -= 1
-        emit(Event("instance_done", step.name, instance.name, done=total - left[step.name], total=total))
-        if left[step.name] == 0:
+        tally.done += 1
+        total = tally.total
+        emit(Event("instance_done", step.name, instance.name, done=tally.done, total=total))
+        if tally.done == total:
             finished.add(step.name)
             emit(Event("step_done", step.name, total=total, done=total))
 
@@ -245,8 +252,10 @@ class Orchestrator:
         attempt = 0
         while True:
             try:
-                remote = _TimedRemote(self.context.connect(instance), step.timeout)
-                step.action(self.context, remote)
+                remote = batched(self.context.connect(instance))
+                step.action(self.context, _TimedRemote(remote, step.timeout))
+                if isinstance(remote, BatchedRemote):
+                    remote.flush(step.timeout)
                 return
             except RemoteError:
                 attempt += 1

@@ -1,0 +1,101 @@
+"""Files and commands on a real instance over SSH: batched writes, modes, binary content, and errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+import pytest
+
+from heatdeploy import Framework, hookimpl, plugins_from
+from heatdeploy.auth import load_cloud
+from heatdeploy.batching import file_write
+from heatdeploy.cluster import ClusterManager, Options
+from heatdeploy.remote import Remote, RemoteError
+from heatdeploy.spec import ClusterSpec, parse_spec
+from heatdeploy.ssh import Connections, SSHRemote
+from heatdeploy.steps import Step, StepContext, StepsFailed, run_steps
+from heatdeploy.validation import checks
+from tests.functional.cloudtools import LocalCloud
+
+NODES = Framework(name="nodes", title="Nodes", versions=("1",), processes={"node": "does nothing"})
+SPEC = """\
+name: ft-remote
+plugin: nodes
+version: "1"
+image: local
+flavor: m1.small
+network: private
+node_groups:
+  - name: node
+    count: 1
+    processes: [node]
+"""
+SECRET = "password = 'it''s $(not) `run`' \\n %s\n\tünïcode\n"
+SCRIPT = "#!/bin/sh\nprintf '%s' \"$(cat /var/lib/heatdeploy/ft/conf/secret)\" | sha256sum\n"
+BINARY = bytes(range(256))
+
+
+@pytest.fixture(scope="module")
+def cluster(local_cloud: LocalCloud) -> Iterator[tuple[ClusterSpec, Connections]]:
+    plugin = SimpleNamespace(heatdeploy_register_frameworks=hookimpl(lambda register: register(NODES)))
+    plugins = plugins_from({"nodes": plugin})
+    manager = ClusterManager(load_cloud("heatdeploy-local").session, plugins)
+    loaded = parse_spec(SPEC, "ft-remote.yaml", checks(plugins))
+    try:
+        manager.launch(loaded, Options())
+        with manager.connect("ft-remote") as connections:
+            yield loaded.spec, connections
+    finally:
+        manager.delete("ft-remote", force=True)
+
+
+def step_context(spec: ClusterSpec, connections: Connections) -> StepContext:
+    instances = list(connections.instances.values())
+    return StepContext(spec, NODES, instances, instances, connections.get)
+
+
+def configure(ctx: StepContext, remote: Remote) -> None:
+    remote.write_file("/var/lib/heatdeploy/ft/conf/secret", SECRET, 0o600)
+    remote.write_file("/var/lib/heatdeploy/ft/bin/check", SCRIPT, 0o755)
+    remote.write_file("/var/lib/heatdeploy/ft/data.bin", BINARY)
+    remote.run(["/var/lib/heatdeploy/ft/bin/check"])
+
+
+def test_a_step_writes_text_binary_and_secret_files_exactly(cluster: tuple[ClusterSpec, Connections]) -> None:
+    spec, connections = cluster
+    run_steps(step_context(spec, connections), [Step("configure", configure)])
+    remote = connections.remote("ft-remote-node-0")
+    assert remote.read_file("/var/lib/heatdeploy/ft/conf/secret").decode() == SECRET
+    assert remote.read_file("/var/lib/heatdeploy/ft/data.bin") == BINARY
+    modes = remote.run("stat -c '%a %n' /var/lib/heatdeploy/ft/conf/secret /var/lib/heatdeploy/ft/bin/check")
+    assert modes.stdout.split("\n")[:2] == ["600 /var/lib/heatdeploy/ft/conf/secret",
+                                           "755 /var/lib/heatdeploy/ft/bin/check"]
+
+
+def test_a_failed_write_names_the_path_never_the_content(cluster: tuple[ClusterSpec, Connections]) -> None:
+    spec, connections = cluster
+
+    def broken(ctx: StepContext, remote: Remote) -> None:
+        remote.write_file("/etc/hostname/not-a-folder", SECRET, 0o600)
+        remote.run(["true"])
+
+    with pytest.raises(StepsFailed) as caught:
+        run_steps(step_context(spec, connections), [Step("broken", broken)])
+    failure = caught.value.failures[0]
+    assert "cannot write /etc/hostname/not-a-folder" in failure.message
+    assert "password" not in failure.message + failure.output
+
+
+def test_a_timed_out_command_shows_the_command_not_the_files(cluster: tuple[ClusterSpec, Connections]) -> None:
+    _, connections = cluster
+    remote = connections.remote("ft-remote-node-0")
+    assert isinstance(remote, SSHRemote)
+    secret = file_write("/var/lib/heatdeploy/ft/conf/other", SECRET, 0o600)
+    assert secret is not None
+    with pytest.raises(RemoteError) as caught:
+        remote.run_with_files([secret], "sleep 5", timeout=0.5)
+    assert "timed out running 'sleep 5'" in str(caught.value)
+    assert "password" not in str(caught.value) + caught.value.output
+    with pytest.raises(KeyError, match="ft-remote-node-0"):
+        connections.remote("ft-remote-node-9")
