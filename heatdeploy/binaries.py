@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from heatdeploy import object_store
+from heatdeploy.user_dirs import xdg_home
 
 if TYPE_CHECKING:
     from keystoneauth1 import session as ks_session
@@ -146,8 +147,7 @@ class DigestCache:
     @classmethod
     def default(cls) -> DigestCache:
         """``$XDG_CACHE_HOME/heatdeploy/sha256.json`` (default ``~/.cache``)."""
-        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        return cls(Path(base) / "heatdeploy" / "sha256.json")
+        return cls(xdg_home("cache") / "heatdeploy" / "sha256.json")
 
     @classmethod
     def disabled(cls) -> DigestCache:

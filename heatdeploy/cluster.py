@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +32,7 @@ from heatdeploy.spec import ClusterSpec, LoadedSpec, parse_spec
 from heatdeploy.ssh import AccessConfig, Connections
 from heatdeploy.stack import StackError, StackInfo, Stacks
 from heatdeploy.steps import StepContext, run_steps
+from heatdeploy.user_dirs import xdg_home
 from heatdeploy.validation import checks, framework_problems
 
 
@@ -436,8 +436,7 @@ class ClusterManager:
 
 def default_key_dir() -> Path:
     """Where generated private keys are cached, readable by their owner only."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "heatdeploy" / "keys"
+    return xdg_home("data") / "heatdeploy" / "keys"
 
 
 def _with_counts(spec: ClusterSpec, counts: Mapping[str, int]) -> ClusterSpec:

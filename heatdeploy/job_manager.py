@@ -254,6 +254,18 @@ class JobManager:
         self._work(record).save_job(job)
         return self.wait(job_id, timeout=60, interval=1.0)
 
+    def abandon(self, cluster: str, reason: str) -> list[JobRecord]:
+        """Record the cluster's unfinished jobs as KILLED with ``reason``: the cluster is about to go."""
+        record = Records(self.clusters.user, self.clusters.region).load(cluster)
+        if record is None:
+            return []
+        store = self._work(record)
+        ended = [job for job in store.list_jobs(cluster) if job.state not in FINAL]
+        for job in ended:
+            job.state, job.message, job.finished_at = "KILLED", reason, utc_now()
+            store.save_job(job)
+        return ended
+
     def list(self, cluster: str | None = None) -> list[JobRecord]:
         return sorted(Records(self.clusters.user, self.clusters.region).list_jobs(cluster), key=lambda j: j.id)
 
@@ -276,5 +288,15 @@ def run_transient(clusters: ClusterManager, loaded: LoadedSpec, request: JobSpec
             job = jobs.cancel(job.id)
         return job
     finally:
+        _abandon_jobs(clusters, name)
         clusters.emit(Event("phase", message=f"deleting transient cluster {name}"))
         clusters.delete(name, force=True)
+
+
+def _abandon_jobs(clusters: ClusterManager, name: str) -> None:
+    # Teardown goes on whatever happens here: a job record left RUNNING is
+    # reported, the cluster left behind would not be.
+    try:
+        JobManager(clusters).abandon(name, "its transient cluster was deleted before the job ended")
+    except Exception as exc:  # noqa: BLE001 - any failure to record must not stop the deletion
+        clusters.emit(Event("warning", message=f"could not record the unfinished jobs of {name} as killed: {exc}"))

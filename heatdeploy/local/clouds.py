@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from heatdeploy.local.state import State, write_private
+from heatdeploy.user_dirs import xdg_home
 
 CLOUD = "heatdeploy-local"
 ADMIN_CLOUD = "heatdeploy-local-admin"
@@ -20,8 +21,7 @@ def clouds_path() -> Path:
     explicit = os.environ.get("OS_CLIENT_CONFIG_FILE")
     if explicit:
         return Path(explicit)
-    config_home = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
-    return config_home / "openstack" / "clouds.yaml"
+    return xdg_home("config") / "openstack" / "clouds.yaml"
 
 
 def entries(state: State, passwords: dict[str, str]) -> dict[str, dict[str, Any]]:

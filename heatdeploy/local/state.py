@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from heatdeploy.keys import write_secret
+from heatdeploy.user_dirs import xdg_home
 
 ENV_DIR = "HEATDEPLOY_LOCAL_DIR"
 SERVICES = ("postgres", "keystone", "swift-account", "swift-container", "swift-object",
@@ -35,9 +36,7 @@ def default_dir() -> Path:
     env = os.environ.get(ENV_DIR)
     if env:
         return Path(env).expanduser().resolve()
-    # XDG data dir, as platformdirs would give on Linux (no extra dependency).
-    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data_home) / "heatdeploy" / "local"
+    return xdg_home("data") / "heatdeploy" / "local"
 
 
 write_private = write_secret  # the local cloud's secrets are written like heatdeploy's keys

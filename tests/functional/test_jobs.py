@@ -157,3 +157,6 @@ def test_interrupted_transient_launch_still_deletes_everything(local_cloud: Loca
     assert not [s for s in heat.stacks.list() if s.stack_name == name]
     assert {t.id for t in local_cloud.admin().trusts.list()} <= trusts_before
     assert not instance_pids(local_cloud, f"{name}-")
+    _, lines, _ = heatdeploy("job", "list", name, "--os-cloud", CLOUD)
+    states = [(j["state"], j["message"]) for j in result_of(lines)["jobs"]]
+    assert states == [("KILLED", "its transient cluster was deleted before the job ended")], states
