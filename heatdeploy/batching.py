@@ -7,10 +7,10 @@ command's shell script takes such a step from about fifteen round trips
 to three: what matters on a distant cloud, and, on many instances at once,
 most of the controller's CPU.
 
-The script never shows up in errors (it holds the files' content, which
-may be secret): failures name the command and the paths only. Each file
-is truncated and given its mode before its content is written, so a
-secret is never readable by others, even for a moment.
+A command line can be read by every user of the instance while it runs,
+so only files everyone may read travel this way; others, binary and large
+files go over SFTP. The script never shows up in errors either: failures
+name the command and the paths only.
 """
 
 from __future__ import annotations
@@ -19,56 +19,130 @@ import itertools
 import posixpath
 import secrets
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from heatdeploy.instances import Instance
 from heatdeploy.remote import Command, Remote, RemoteError, Result
 
-MAX_SCRIPT = 64 * 1024
-"""Largest quoted content batched: the script is one argument of ``sh -c``, which Linux caps at 128 KiB."""
+MAX_BATCH = 24 * 1024
+"""Bytes of script the waiting files may take; small enough for any SSH server's packet size."""
+MAX_ARGUMENT = 120 * 1024
+"""Longest script sent: it is one argument of ``$SHELL -c``, which Linux caps at 128 KiB."""
+
+Execute = Callable[[str, "bytes | None", "float | None", str], tuple[int, bytes, bytes]]
+"""Runs shell text on an instance: (script, stdin, timeout, what errors call it) -> (status, stdout, stderr)."""
 
 
 @dataclass(frozen=True)
 class FileWrite:
-    """A file to create or replace: ``quoted`` is its content, quoted for the shell."""
+    """A file to create or replace with ``text``."""
 
     path: str
-    quoted: str
+    text: str
     mode: int
+
+    @property
+    def quoted(self) -> str:
+        return shlex.quote(self.text)
+
+    @property
+    def cost(self) -> int:
+        """About how many bytes of script the file takes (its path appears four times)."""
+        return len(self.quoted.encode()) + 4 * len(shlex.quote(self.path).encode()) + 128
 
 
 def file_write(path: str, content: str | bytes, mode: int) -> FileWrite | None:
-    """The write as shell text, or None when it cannot be one (NUL bytes, not UTF-8, too large)."""
+    """The write as shell text, or None when it must go another way.
+
+    Only files everyone may read are batched: a command line can be read by
+    every user of the instance (``/proc/PID/cmdline``) while it runs. Content
+    that is not UTF-8, holds NUL bytes or is large goes another way too.
+    """
+    if not mode & 0o004:
+        return None
     try:
         text = content.decode() if isinstance(content, bytes) else content
     except UnicodeDecodeError:
         return None
-    quoted = shlex.quote(text)
-    if "\0" in text or len(quoted) > MAX_SCRIPT:
-        return None
-    return FileWrite(path, quoted, mode)
+    write = FileWrite(path, text, mode)
+    return None if "\0" in text or write.cost > MAX_BATCH else write
 
 
 def write_script(files: Sequence[FileWrite], known_dirs: Iterable[str], marker: str) -> str:
     """Shell text that writes ``files``; on failure it prints ``marker`` to stderr and exits 1.
 
-    Only shell builtins write and truncate; ``mkdir`` runs only for folders
-    not in ``known_dirs`` and ``chmod`` once per distinct mode.
+    Files are written one by one, as separate writes would be: a failure
+    leaves those not reached as they were. Only shell builtins create and
+    write; ``mkdir`` runs only for folders not in ``known_dirs`` and
+    ``chmod`` once per distinct mode, before any content is written. ``>|``
+    writes even when a login script set ``noclobber``; `true` rather than
+    `:`, because a failed redirection on a special builtin ends the shell.
     """
     fail = f" || {{ printf '%s\\n' {shlex.quote(marker)} >&2; exit 1; }}"
     lines = []
     folders = sorted({posixpath.dirname(f.path) for f in files} - set(known_dirs) - {"", "/"})
     if folders:
         lines.append(shlex.join(["mkdir", "-p", "--", *folders]) + fail)
-    # `true`, not `:`: a failed redirection on a special builtin would end the shell before `fail`.
-    lines.append(" && ".join(f"true > {shlex.quote(f.path)}" for f in files) + fail)
+    for f in files:
+        path = shlex.quote(f.path)
+        lines.append(f"[ -e {path} ] || true >| {path}" + fail)
     by_mode = itertools.groupby(sorted(files, key=lambda f: f.mode), key=lambda f: f.mode)
     for mode, same in by_mode:
         lines.append(shlex.join(["chmod", format(mode, "o"), "--", *(f.path for f in same)]) + fail)
-    lines.append(" && ".join(f"printf %s {f.quoted} > {shlex.quote(f.path)}" for f in files) + fail)
+    for f in files:
+        lines.append(f"printf %s {f.quoted} >| {shlex.quote(f.path)}" + fail)
     return "\n".join(lines) + "\n"
+
+
+class ScriptRunner:
+    """Runs commands on one instance with files written first, in one round trip.
+
+    ``execute`` runs shell text there; ``write_file`` writes a file another
+    way, for files a long command leaves no room for. The folders batches
+    created are remembered, and forgotten when a batch fails (one may have
+    been removed since).
+    """
+
+    def __init__(self, instance: str, execute: Execute, write_file: Callable[[str, str, int], None]) -> None:
+        self.instance = instance
+        self._execute = execute
+        self._write_file = write_file
+        self.known_dirs: set[str] = set()
+
+    def run(self, files: Sequence[FileWrite], command: Command, *, stdin: bytes | None = None,
+            check: bool = True, timeout: float | None = None) -> Result:
+        text = command if isinstance(command, str) else shlex.join(command)
+        script, marker = self._script(files, text)
+        if len(script.encode()) > MAX_ARGUMENT:
+            for f in files:
+                self._write_file(f.path, f.text, f.mode)
+            script, marker = text, ""
+        status, out, err = self._execute(script, stdin, timeout, text)
+        result = Result(status, out.decode(errors="replace"), err.decode(errors="replace"))
+        folders = {posixpath.dirname(f.path) for f in files}
+        if marker and marker in result.stderr:
+            self.known_dirs.difference_update(folders)
+            detail = result.stderr.replace(marker, "").strip()
+            raise RemoteError(self.instance, f"cannot write {', '.join(f.path for f in files)}", detail)
+        if result.status == 0:
+            self.known_dirs.update(folders)
+        if check and result.status != 0:
+            raise RemoteError(self.instance, f"{short(text)} exited with status {result.status}", result.tail())
+        return result
+
+    def _script(self, files: Sequence[FileWrite], command: str) -> tuple[str, str]:
+        if not files:
+            return command, ""
+        # Random, so that no command's output contains it by chance.
+        marker = f"heatdeploy-write-failed-{secrets.token_hex(8)}"
+        return write_script(files, self.known_dirs, marker) + command, marker
+
+
+def short(text: str) -> str:
+    """A command as error messages show it."""
+    return repr(text if len(text) < 80 else text[:77] + "...")
 
 
 @runtime_checkable
@@ -107,9 +181,9 @@ class BatchedRemote:
             self.flush()
             self._remote.write_file(path, content, mode)
             return
-        if sum(len(f.quoted) for f in self._pending.values()) + len(write.quoted) > MAX_SCRIPT:
-            self.flush()
         self._pending.pop(path, None)  # a later write of the same path replaces, and goes last
+        if sum(f.cost for f in self._pending.values()) + write.cost > MAX_BATCH:
+            self.flush()
         self._pending[path] = write
 
     def run(self, command: Command, *, stdin: bytes | None = None, check: bool = True,
@@ -135,20 +209,3 @@ class BatchedRemote:
 def batched(remote: Remote) -> Remote:
     """``remote`` with batched writes when it can run commands with files, else ``remote`` itself."""
     return BatchedRemote(remote) if isinstance(remote, BatchingTarget) else remote
-
-
-def script_for(files: Sequence[FileWrite], known_dirs: Iterable[str], command: str) -> tuple[str, str]:
-    """Shell text that writes ``files`` then runs ``command``, and the marker a failed write prints."""
-    if not files:
-        return command, ""
-    # Random, so that no command's output contains it by chance.
-    marker = f"heatdeploy-write-failed-{secrets.token_hex(8)}"
-    return write_script(files, known_dirs, marker) + command, marker
-
-
-def check_written(instance: str, files: Sequence[FileWrite], result: Result, marker: str) -> None:
-    """Raise a RemoteError naming the files when the script's writes failed."""
-    if marker and marker in result.stderr:
-        paths = ", ".join(f.path for f in files)
-        detail = result.stderr.replace(marker, "").strip()
-        raise RemoteError(instance, f"cannot write {paths}", detail)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import paramiko
 
-from heatdeploy.batching import FileWrite, check_written, script_for
+from heatdeploy.batching import FileWrite, ScriptRunner, short
 from heatdeploy.instances import Instance
 from heatdeploy.remote import Command, RemoteError, Result
 
@@ -79,6 +79,7 @@ class SSHRemote:
         self._sftp_client: paramiko.SFTPClient | None = None
         self._sftp_lock = threading.Lock()
         self._dirs: set[str] = set()
+        self._runner = ScriptRunner(instance.name, self._exec, self.write_file)
 
     @property
     def transport(self) -> paramiko.Transport:
@@ -94,19 +95,10 @@ class SSHRemote:
     def run_with_files(self, files: Sequence[FileWrite], command: Command, *, stdin: bytes | None = None,
                        check: bool = True, timeout: float | None = None) -> Result:
         """Write ``files`` (see :mod:`heatdeploy.batching`), then run ``command``, in one round trip."""
-        text = command if isinstance(command, str) else shlex.join(command)
-        script, marker = script_for(files, self._dirs, text)
-        status, out, err = self._exec(script, stdin, timeout, label=text)
-        result = Result(status, out.decode(errors="replace"), err.decode(errors="replace"))
-        check_written(self.instance.name, files, result, marker)
-        self._dirs.update(posixpath.dirname(f.path) for f in files)
-        if check and result.status != 0:
-            raise RemoteError(self.instance.name, f"{_short(text)} exited with status {result.status}",
-                              result.tail())
-        return result
+        return self._runner.run(files, command, stdin=stdin, check=check, timeout=timeout)
 
     def _exec(self, script: str, stdin: bytes | None, timeout: float | None, label: str) -> tuple[int, bytes, bytes]:
-        shown = _short(label)  # never the script itself: it may carry the content of secret files
+        shown = short(label)  # never the script itself: it may carry the content of secret files
         deadline = time.monotonic() + (timeout or self.config.command_timeout)
         try:
             channel = self.transport.open_session()
@@ -122,6 +114,9 @@ class SSHRemote:
 
     def write_file(self, path: str, content: str | bytes, mode: int = 0o644) -> None:
         data = content.encode() if isinstance(content, str) else content
+        if not mode & 0o004:
+            self._write_private(path, data, mode)
+            return
         # Over SFTP: no process on the instance per file. Steps' small text files
         # travel with their next command instead (heatdeploy.batching).
         with self._sftp_lock:
@@ -129,10 +124,20 @@ class SSHRemote:
                 sftp = self._sftp()
                 self._makedirs(sftp, posixpath.dirname(path))
                 with sftp.open(path, "wb") as out:  # in place: /etc/hosts may be a bind mount
-                    out.chmod(mode)  # before the content, so that a secret is never readable by others
+                    out.chmod(mode)
                     out.write(data)
             except (OSError, paramiko.SSHException) as exc:
                 raise RemoteError(self.instance.name, f"cannot write {path}: {exc}") from None
+
+    def _write_private(self, path: str, data: bytes, mode: int) -> None:
+        # SFTP creates files readable by others until chmod; a new file made
+        # under umask 077 never is, and the content comes on stdin, off the command line.
+        quoted = shlex.quote(path)
+        script = (f"{shlex.join(['mkdir', '-p', '--', posixpath.dirname(path) or '/'])} && umask 077 && "
+                  f"true >| {quoted} && chmod {mode:o} -- {quoted} && cat >| {quoted}")
+        status, _, err = self._exec(script, data, None, f"write {path}")
+        if status != 0:
+            raise RemoteError(self.instance.name, f"cannot write {path}", err.decode(errors="replace"))
 
     def _sftp(self) -> paramiko.SFTPClient:
         if self._sftp_client is None or self._sftp_client.sock.closed:
@@ -186,10 +191,6 @@ class _ChannelHTTPConnection(http.client.HTTPConnection):
 
     def connect(self) -> None:  # the channel is the connection
         pass
-
-
-def _short(text: str) -> str:
-    return repr(text if len(text) < 80 else text[:77] + "...")
 
 
 def _collect(channel: paramiko.Channel, deadline: float) -> tuple[int, bytes, bytes]:

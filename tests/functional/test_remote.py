@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from types import SimpleNamespace
 
@@ -32,7 +33,7 @@ node_groups:
     processes: [node]
 """
 SECRET = "password = 'it''s $(not) `run`' \\n %s\n\tünïcode\n"
-SCRIPT = "#!/bin/sh\nprintf '%s' \"$(cat /var/lib/heatdeploy/ft/conf/secret)\" | sha256sum\n"
+SCRIPT = "#!/bin/sh\nsha256sum < /var/lib/heatdeploy/ft/conf/secret\n"
 BINARY = bytes(range(256))
 
 
@@ -57,20 +58,24 @@ def step_context(spec: ClusterSpec, connections: Connections) -> StepContext:
 
 def configure(ctx: StepContext, remote: Remote) -> None:
     remote.write_file("/var/lib/heatdeploy/ft/conf/secret", SECRET, 0o600)
+    remote.write_file("/var/lib/heatdeploy/ft/conf/shared", SECRET, 0o640)
     remote.write_file("/var/lib/heatdeploy/ft/bin/check", SCRIPT, 0o755)
     remote.write_file("/var/lib/heatdeploy/ft/data.bin", BINARY)
-    remote.run(["/var/lib/heatdeploy/ft/bin/check"])
+    CHECKED.append(remote.run(["/var/lib/heatdeploy/ft/bin/check"]).stdout.split()[0])
+
+
+CHECKED: list[str] = []
 
 
 def test_a_step_writes_text_binary_and_secret_files_exactly(cluster: tuple[ClusterSpec, Connections]) -> None:
     spec, connections = cluster
     run_steps(step_context(spec, connections), [Step("configure", configure)])
+    assert CHECKED == [hashlib.sha256(SECRET.encode()).hexdigest()], "the command saw the files written before it"
     remote = connections.remote("ft-remote-node-0")
     assert remote.read_file("/var/lib/heatdeploy/ft/conf/secret").decode() == SECRET
     assert remote.read_file("/var/lib/heatdeploy/ft/data.bin") == BINARY
-    modes = remote.run("stat -c '%a %n' /var/lib/heatdeploy/ft/conf/secret /var/lib/heatdeploy/ft/bin/check")
-    assert modes.stdout.split("\n")[:2] == ["600 /var/lib/heatdeploy/ft/conf/secret",
-                                           "755 /var/lib/heatdeploy/ft/bin/check"]
+    modes = remote.run("cd /var/lib/heatdeploy/ft && stat -c '%a %n' conf/secret conf/shared bin/check data.bin")
+    assert modes.stdout.split("\n")[:4] == ["600 conf/secret", "640 conf/shared", "755 bin/check", "644 data.bin"]
 
 
 def test_a_failed_write_names_the_path_never_the_content(cluster: tuple[ClusterSpec, Connections]) -> None:
@@ -91,11 +96,16 @@ def test_a_timed_out_command_shows_the_command_not_the_files(cluster: tuple[Clus
     _, connections = cluster
     remote = connections.remote("ft-remote-node-0")
     assert isinstance(remote, SSHRemote)
-    secret = file_write("/var/lib/heatdeploy/ft/conf/other", SECRET, 0o600)
-    assert secret is not None
+    conf = file_write("/var/lib/heatdeploy/ft/conf/other", SECRET, 0o644)
+    assert conf is not None
     with pytest.raises(RemoteError) as caught:
-        remote.run_with_files([secret], "sleep 5", timeout=0.5)
+        remote.run_with_files([conf], "sleep 5", timeout=0.5)
     assert "timed out running 'sleep 5'" in str(caught.value)
     assert "password" not in str(caught.value) + caught.value.output
+
+
+def test_instances_are_found_by_name(cluster: tuple[ClusterSpec, Connections]) -> None:
+    _, connections = cluster
+    assert connections.remote("ft-remote-node-0").run(["hostname"]).stdout.strip() == "ft-remote-node-0"
     with pytest.raises(KeyError, match="ft-remote-node-0"):
         connections.remote("ft-remote-node-9")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import stat
 import subprocess
 import tempfile
@@ -11,7 +10,16 @@ import unittest
 from collections.abc import Sequence
 from pathlib import Path
 
-from heatdeploy.batching import MAX_SCRIPT, BatchedRemote, FileWrite, batched, check_written, file_write, script_for
+from heatdeploy.batching import (
+    MAX_ARGUMENT,
+    MAX_BATCH,
+    BatchedRemote,
+    FileWrite,
+    ScriptRunner,
+    batched,
+    file_write,
+    write_script,
+)
 from heatdeploy.instances import Instance
 from heatdeploy.plugins.spark import SPARK
 from heatdeploy.remote import Command, RemoteError, Result
@@ -23,25 +31,23 @@ TRICKY = "a 'quoted' \"word\" $(touch /tmp/pwned) `id` \\ %s %% \n\ttabs, ünïc
 
 
 class ShellTarget:
-    """A batching target that runs scripts with the machine's own /bin/sh, as sshd would."""
+    """A batching target whose scripts run in the machine's own /bin/sh, as sshd would run them."""
 
-    def __init__(self) -> None:
+    def __init__(self, shell_options: str = "") -> None:
         self.instance = Instance("local-0", "1", "local", (), "127.0.0.1", None, None)
-        self.known_dirs: set[str] = set()
+        self.shell_options = shell_options
         self.calls: list[tuple[str, object]] = []
+        self.runner = ScriptRunner(self.instance.name, self.execute, self.write_file)
+
+    def execute(self, script: str, stdin: bytes | None, timeout: float | None, label: str) -> tuple[int, bytes, bytes]:
+        done = subprocess.run(["/bin/sh", *self.shell_options.split(), "-c", script], input=stdin,
+                              capture_output=True, check=False)
+        return done.returncode, done.stdout, done.stderr
 
     def run_with_files(self, files: Sequence[FileWrite], command: Command, *, stdin: bytes | None = None,
                        check: bool = True, timeout: float | None = None) -> Result:
-        text = command if isinstance(command, str) else shlex.join(command)
-        self.calls.append(("run", ([f.path for f in files], text)))
-        script, marker = script_for(files, self.known_dirs, text)
-        done = subprocess.run(["/bin/sh", "-c", script], input=stdin, capture_output=True, check=False)
-        result = Result(done.returncode, done.stdout.decode(), done.stderr.decode())
-        check_written(self.instance.name, files, result, marker)
-        self.known_dirs.update(os.path.dirname(f.path) for f in files)
-        if check and result.status:
-            raise RemoteError(self.instance.name, f"{text} exited with status {result.status}", result.tail())
-        return result
+        self.calls.append(("run", ([f.path for f in files], command)))
+        return self.runner.run(files, command, stdin=stdin, check=check, timeout=timeout)
 
     def write_file(self, path: str, content: str | bytes, mode: int = 0o644) -> None:
         self.calls.append(("write_file", path))
@@ -64,57 +70,79 @@ class ScriptTest(unittest.TestCase):
         self.addCleanup(subprocess.run, ["rm", "-rf", str(self.dir)], check=True)
         self.target = ShellTarget()
 
-    def write(self, files: dict[str, tuple[str, int]], command: str = "true") -> Result:
-        writes = [file_write(str(self.dir / p), c, m) for p, (c, m) in files.items()]
-        return self.target.run_with_files([w for w in writes if w], command)
+    def writes(self, files: dict[str, tuple[str, int]]) -> list[FileWrite]:
+        made = [file_write(str(self.dir / p), c, m) for p, (c, m) in files.items()]
+        assert all(made), "every file here can be batched"
+        return made  # type: ignore[return-value]
+
+    def write(self, files: dict[str, tuple[str, int]], command: str = "true", check: bool = True) -> Result:
+        return self.target.runner.run(self.writes(files), command, check=check)
 
     def mode(self, name: str) -> int:
         return stat.S_IMODE((self.dir / name).stat().st_mode)
 
     def test_content_arrives_byte_for_byte_with_its_mode_and_folders(self) -> None:
-        result = self.write({"a/b/secret": (TRICKY, 0o600), "run.sh": ("#!/bin/sh\necho hi\n", 0o755)},
-                           f"cat {self.dir}/a/b/secret")
+        result = self.write({"a/b/conf": (TRICKY, 0o644), "run.sh": ("#!/bin/sh\necho hi\n", 0o755)},
+                            f"cat {self.dir}/a/b/conf")
         self.assertEqual(result.stdout, TRICKY)
-        self.assertEqual((self.dir / "a/b/secret").read_text(), TRICKY)
-        self.assertEqual((self.mode("a/b/secret"), self.mode("run.sh")), (0o600, 0o755))
+        self.assertEqual((self.dir / "a/b/conf").read_text(), TRICKY)
+        self.assertEqual((self.mode("a/b/conf"), self.mode("run.sh")), (0o644, 0o755))
         self.assertFalse(Path("/tmp/pwned").exists())
 
-    def test_an_existing_file_is_replaced_in_place_and_narrowed(self) -> None:
+    def test_an_existing_file_is_replaced_in_place_even_under_noclobber(self) -> None:
+        self.target.shell_options = "-C"
         (self.dir / "f").write_text("old, longer content\n")
         os.chmod(self.dir / "f", 0o666)
         inode = (self.dir / "f").stat().st_ino
-        self.write({"f": ("new", 0o600)})
-        self.assertEqual(((self.dir / "f").read_text(), self.mode("f")), ("new", 0o600))
+        self.write({"f": ("new", 0o644)})
+        self.assertEqual(((self.dir / "f").read_text(), self.mode("f")), ("new", 0o644))
         self.assertEqual((self.dir / "f").stat().st_ino, inode)
 
-    def test_a_failed_write_names_the_files_and_not_their_content(self) -> None:
-        (self.dir / "plain").write_text("a file, not a folder")
+    def test_a_failed_write_names_the_files_and_leaves_those_after_it_alone(self) -> None:
+        (self.dir / "folder").mkdir()
+        (self.dir / "after").write_text("kept")
+        files = self.writes({"first": ("1", 0o644), "folder": ("content", 0o644), "after": ("2", 0o644)})
         with self.assertRaises(RemoteError) as caught:
-            self.write({"plain/x": ("s3cr3t", 0o600)}, "echo never")
-        message = str(caught.exception)
-        self.assertIn(f"cannot write {self.dir}/plain/x", message)
-        self.assertNotIn("s3cr3t", message + caught.exception.output)
+            self.target.runner.run(files, "echo never", check=False)
+        self.assertIn(f"cannot write {self.dir}/first, {self.dir}/folder, {self.dir}/after", str(caught.exception))
+        self.assertNotIn("content", str(caught.exception) + caught.exception.output)
         self.assertNotIn("never", caught.exception.output)
+        self.assertEqual(((self.dir / "first").read_text(), (self.dir / "after").read_text()), ("1", "kept"))
+
+    def test_a_folder_is_forgotten_once_a_write_into_it_failed(self) -> None:
+        self.write({"d/f": ("1", 0o644)})
+        self.assertIn(str(self.dir / "d"), self.target.runner.known_dirs)
+        subprocess.run(["rm", "-r", str(self.dir / "d")], check=True)
+        with self.assertRaises(RemoteError):
+            self.write({"d/f": ("2", 0o644)})
+        self.write({"d/f": ("3", 0o644)})  # as a retried step would
+        self.assertEqual((self.dir / "d/f").read_text(), "3")
 
     def test_the_command_status_is_its_own(self) -> None:
-        result = self.target.run_with_files([file_write(str(self.dir / "f"), "x", 0o644)],  # type: ignore[list-item]
-                                            "exit 3", check=False)
-        self.assertEqual(result.status, 3)
+        self.assertEqual(self.write({"f": ("x", 0o644)}, "exit 3", check=False).status, 3)
         self.assertEqual((self.dir / "f").read_text(), "x")
+        with self.assertRaises(RemoteError) as caught:
+            self.write({"f": ("x", 0o644)}, "exit 3")
+        self.assertIn("'exit 3' exited with status 3", str(caught.exception))
+
+    def test_files_a_long_command_leaves_no_room_for_are_written_first_another_way(self) -> None:
+        command = f"cat {self.dir}/f >/dev/null; : " + "x" * MAX_ARGUMENT
+        self.write({"f": ("x", 0o644)}, command)
+        self.assertEqual(self.target.calls, [("write_file", str(self.dir / "f"))])
 
     def test_known_folders_are_not_created_again_and_modes_share_a_chmod(self) -> None:
-        files = [FileWrite(f"/x/{n}", "''", 0o644) for n in "abc"]
-        script, marker = script_for(files, {"/x"}, "true")
+        files = [FileWrite(f"/x/{n}", "", 0o644) for n in "abc"]
+        script = write_script(files, {"/x"}, "MARK")
         self.assertNotIn("mkdir", script)
         self.assertEqual(script.count("chmod"), 1)
-        self.assertIn(marker, script)
-        self.assertEqual(script_for([], (), "true"), ("true", ""))
 
-    def test_what_cannot_be_shell_text_is_refused(self) -> None:
+    def test_what_cannot_be_batched_is_refused(self) -> None:
+        self.assertIsNone(file_write("/f", "secret", 0o600), "a command line is readable by every user")
+        self.assertIsNone(file_write("/f", "secret", 0o640))
         self.assertIsNone(file_write("/f", b"\xff\xfe", 0o644))
         self.assertIsNone(file_write("/f", "nul\0byte", 0o644))
-        self.assertIsNone(file_write("/f", "x" * (MAX_SCRIPT + 1), 0o644))
-        self.assertEqual(file_write("/f", b"text", 0o600), FileWrite("/f", "text", 0o600))
+        self.assertIsNone(file_write("/f", "€" * (MAX_BATCH // 3), 0o644), "the limit counts bytes")
+        self.assertEqual(file_write("/f", b"text", 0o444), FileWrite("/f", "text", 0o444))
 
 
 class BatchedRemoteTest(unittest.TestCase):
@@ -150,12 +178,18 @@ class BatchedRemoteTest(unittest.TestCase):
         self.assertEqual((self.dir / "bin").read_bytes(), b"\0\1")
 
     def test_a_batch_that_would_be_too_long_is_sent_before_growing(self) -> None:
-        half = "x" * (MAX_SCRIPT // 2 + 1)
+        half = "€" * (MAX_BATCH // 6)
         for name in "abc":
             self.remote.write_file(str(self.dir / name), half)
         self.remote.flush()
         self.remote.flush()
         self.assertEqual([len(c[1][0]) for c in self.target.calls], [1, 1, 1])  # type: ignore[index]
+
+    def test_secrets_go_at_once_and_never_on_a_command_line(self) -> None:
+        self.remote.write_file(str(self.dir / "conf"), "public")
+        self.remote.write_file(str(self.dir / "key"), "secret", 0o600)
+        self.assertEqual([c[0] for c in self.target.calls], ["run", "write_file"])
+        self.assertEqual(self.target.calls[0][1], ([str(self.dir / "conf")], "true"))
 
     def test_only_targets_that_can_batch_are_batched(self) -> None:
         ctx = make_cluster(SPARK_SPEC, SPARK)
