@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -157,6 +159,20 @@ def cmd_delete(args: argparse.Namespace, progress: Progress) -> int:
     return EXIT_OK
 
 
+def cmd_ssh(args: argparse.Namespace, progress: Progress) -> int:
+    argv = _manager(args, progress).ssh_command(args.name, args.instance, args.args, _options(args))
+    if args.print:
+        progress.result({"argv": argv}, shlex.join(argv))
+        return EXIT_OK
+    sys.stdout.flush()
+    try:
+        os.execvp(argv[0], argv)  # the session, its output and its exit status are ssh's own
+    except FileNotFoundError:
+        progress.error("ssh, OpenSSH's client, is not installed (Debian: apt-get install openssh-client)",
+                       EXIT_FAILED)
+        return EXIT_FAILED
+
+
 def cmd_plan(args: argparse.Namespace, progress: Progress) -> int:
     from heatdeploy.cli import plugins
     from heatdeploy.validation import load_and_validate
@@ -219,6 +235,18 @@ def add_commands(sub: Any, command: Callable[..., argparse.ArgumentParser],
     p.add_argument("name", metavar="NAME", help="cluster name")
     p.add_argument("--no-health", action="store_true", help="skip the health checks (no SSH)")
     p.add_argument("--check", action="store_true", help="exit 1 unless the cluster's health is green")
+    _cloud_options(p)
+    _access_options(p)
+    format_option(p)
+
+    p = command(sub, "ssh", _guarded(cmd_ssh), "open a shell on an instance, or run a command there, with OpenSSH",
+                "heatdeploy ssh spark-demo spark-demo-worker-0 -- df -h /volumes")
+    p.add_argument("name", metavar="NAME", help="cluster name")
+    p.usage = "heatdeploy ssh NAME [INSTANCE] [options] [-- COMMAND...]"
+    p.add_argument("instance", metavar="INSTANCE", nargs="?", help="instance name (default: the first)")
+    p.add_argument("--print", action="store_true",
+                   help="print the ssh command line (the cluster's key, pinned host keys) instead of running it")
+    p.set_defaults(args=[])
     _cloud_options(p)
     _access_options(p)
     format_option(p)

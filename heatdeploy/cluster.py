@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from keystoneauth1 import session as ks_session
 
-from heatdeploy import auth, keys
+from heatdeploy import auth, keys, openssh
 from heatdeploy import health as health_module
 from heatdeploy.common_steps import common_steps
 from heatdeploy.events import Event, EventSink, ignore
@@ -208,9 +208,11 @@ class ClusterManager:
 
     def _connections(self, record: ClusterRecord, instances: list[Instance], options: Options,
                      records: Records | None = None) -> Connections:
-        config = AccessConfig(private_key=self._private_key(record, records), use_floating_ip=options.use_floating_ip,
-                              proxy_command=options.proxy_command)
-        return Connections(instances, config)
+        return Connections(instances, self._access(record, options, records))
+
+    def _access(self, record: ClusterRecord, options: Options, records: Records | None = None) -> AccessConfig:
+        return AccessConfig(private_key=self._private_key(record, records), use_floating_ip=options.use_floating_ip,
+                            proxy_command=options.proxy_command)
 
     def _run(self, spec: ClusterSpec, framework: Framework, record: ClusterRecord, instances: list[Instance],
              targets: list[Instance], operation: Operation, options: Options,
@@ -335,6 +337,28 @@ class ClusterManager:
         record = self._record(records, name)
         instances = Stacks(self.user, self.region).instances(name)
         return self._connections(record, instances, options, records)
+
+    def ssh_command(self, name: str, instance: str | None = None, command: Sequence[str] = (),
+                    options: Options = Options()) -> list[str]:
+        """An OpenSSH command line to one of the cluster's instances (default: the first).
+
+        It uses the cluster's cached private key and a known_hosts file, next
+        to it, holding only the host keys the instances reported at boot.
+        """
+        records = Records(self.user, self.region)
+        record = self._record(records, name)
+        instances = Stacks(self.user, self.region).instances(name)
+        if not instances:
+            raise ClusterError(f"cluster {name} has no instances")
+        by_name = {i.name: i for i in instances}
+        if instance is not None and instance not in by_name:
+            raise ClusterError(f"cluster {name} has no instance {instance}; it has {', '.join(sorted(by_name))}")
+        config = self._access(record, options, records)
+        key_file = self._key_path(name)
+        known = key_file.with_name("known_hosts")
+        keys.write_secret(known, openssh.known_hosts(instances, config))
+        target = by_name[instance] if instance else instances[0]
+        return openssh.ssh_argv(target, instances, config, key_file, known, command)
 
     def list(self) -> list[Summary]:
         stacks = Stacks(self.user, self.region)

@@ -19,7 +19,7 @@ import shlex
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import paramiko
@@ -48,6 +48,18 @@ def management_address(instance: Instance, config: AccessConfig) -> str:
     if config.use_floating_ip and instance.floating_ip:
         return instance.floating_ip
     return instance.fixed_ip
+
+
+def gateway_for(instance: Instance, instances: Iterable[Instance]) -> Instance | None:
+    """The proxy gateway to reach ``instance`` through, if its cluster has one."""
+    if instance.proxy_gateway:
+        return None
+    return next((i for i in instances if i.proxy_gateway), None)
+
+
+def known_host(address: str, port: int) -> str:
+    """How known_hosts names ``address``."""
+    return address if port == 22 else f"[{address}]:{port}"
 
 
 def pinned_key(instance: Instance) -> paramiko.PKey:
@@ -235,13 +247,6 @@ class Connections:
             raise KeyError(f"no instance named {name!r}; the cluster has {', '.join(sorted(self.instances))}")
         return self.get(self.instances[name])
 
-    def gateway_for(self, instance: Instance) -> Instance | None:
-        """The proxy gateway to reach ``instance`` through, if the cluster has one."""
-        if instance.proxy_gateway:
-            return None
-        gateways = [i for i in self.instances.values() if i.proxy_gateway]
-        return gateways[0] if gateways else None
-
     def get(self, instance: Instance) -> SSHRemote:
         with self._locks.setdefault(instance.name, threading.Lock()):
             remote = self._open.get(instance.name)
@@ -253,13 +258,13 @@ class Connections:
 
     def _connect(self, instance: Instance) -> paramiko.SSHClient:
         pinned = pinned_key(instance)
-        gateway = self.gateway_for(instance)
+        gateway = gateway_for(instance, self.instances.values())
         address = instance.fixed_ip if gateway else management_address(instance, self.config)
         delay = 0.2
         for attempt in range(1, self.config.connect_attempts + 1):
             client = paramiko.SSHClient()
             client.set_missing_host_key_policy(paramiko.RejectPolicy())
-            client.get_host_keys().add(_known_host(address, self.config.port), pinned.get_name(), pinned)
+            client.get_host_keys().add(known_host(address, self.config.port), pinned.get_name(), pinned)
             try:
                 client.connect(address, self.config.port, username=self.config.user, pkey=self._key,
                                sock=self._socket(address, gateway), timeout=self.config.connect_timeout,
@@ -303,10 +308,6 @@ class Connections:
         for remote in sorted(self._open.values(), key=lambda r: r.instance.proxy_gateway):
             remote.close()
         self._open.clear()
-
-
-def _known_host(address: str, port: int) -> str:
-    return address if port == 22 else f"[{address}]:{port}"
 
 
 def _fingerprint(key: paramiko.PKey) -> str:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from heatdeploy import Framework, hookimpl, plugins_from
+from heatdeploy import Framework, hookimpl, keys, plugins_from
 from heatdeploy.auth import load_cloud
 from heatdeploy.batching import file_write
 from heatdeploy.cluster import ClusterManager, Options
@@ -19,6 +24,7 @@ from heatdeploy.steps import Step, StepContext, StepsFailed, run_steps
 from heatdeploy.validation import checks
 from tests.functional.cloudtools import LocalCloud
 
+ROOT = Path(__file__).resolve().parents[2]
 NODES = Framework(name="nodes", title="Nodes", versions=("1",), processes={"node": "does nothing"})
 SPEC = """\
 name: ft-remote
@@ -109,3 +115,23 @@ def test_instances_are_found_by_name(cluster: tuple[ClusterSpec, Connections]) -
     assert connections.remote("ft-remote-node-0").run(["hostname"]).stdout.strip() == "ft-remote-node-0"
     with pytest.raises(KeyError, match="ft-remote-node-0"):
         connections.remote("ft-remote-node-9")
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "heatdeploy", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, check=False, env={**os.environ, "HEATDEPLOY_LOAD_PLUGINS": ""})
+
+
+def test_heatdeploy_ssh_runs_openssh_with_the_pinned_key(cluster: tuple[ClusterSpec, Connections],
+                                                         tmp_path: Path) -> None:
+    ran = cli("ssh", "ft-remote", "ft-remote-node-0", "--os-cloud", "heatdeploy-local", "--", "hostname; exit 3")
+    assert (ran.returncode, ran.stdout.strip()) == (3, "ft-remote-node-0"), ran.stderr
+    printed = cli("ssh", "ft-remote", "--print", "--format", "json", "--os-cloud", "heatdeploy-local")
+    argv = json.loads(printed.stdout.splitlines()[-1])["argv"]
+    known = Path(next(a.partition("=")[2] for a in argv if a.startswith("UserKnownHostsFile=")))
+    assert oct(known.stat().st_mode & 0o777) == "0o600"
+    forged = tmp_path / "known_hosts"
+    forged.write_text(" ".join([known.read_text().split()[0], *keys.generate().public.split()[:2]]) + "\n")
+    forged_argv = [a if not a.startswith("UserKnownHostsFile=") else f"UserKnownHostsFile={forged}" for a in argv]
+    refused = subprocess.run([*forged_argv, "true"], capture_output=True, text=True, timeout=60, check=False)
+    assert refused.returncode == 255 and "Host key verification failed" in refused.stderr, refused.stderr
