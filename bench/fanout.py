@@ -24,31 +24,14 @@ import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from types import SimpleNamespace
 
 from support import CLOUD, local_cloud
 
-from heatdeploy import Framework, hookimpl, plugins_from
 from heatdeploy.auth import load_cloud
 from heatdeploy.cluster import ClusterManager, Options
-from heatdeploy.spec import parse_spec
 from heatdeploy.steps import Step, StepContext, run_steps
-from heatdeploy.validation import checks
+from heatdeploy.testing import BARE, bare_cluster
 
-NODES = Framework(name="nodes", title="Nodes", versions=("1",), processes={"node": "does nothing"})
-SPEC = """\
-name: fanout
-plugin: nodes
-version: "1"
-image: local
-flavor: m1.small
-network: private
-node_groups:
-  - name: node
-    count: 1
-    processes: [node]
-    auto_security_group: false
-"""
 PAYLOAD = "x" * 1023 + "\n"
 
 
@@ -70,7 +53,7 @@ def timed(manager: ClusterManager, spec, size: int) -> tuple[float, float]:  # t
     with manager.connect("fanout") as connections:
         instances = list(connections.instances.values())
         assert len(instances) == size, (size, len(instances))
-        ctx = StepContext(spec, NODES, instances, instances, connections.get)
+        ctx = StepContext(spec, BARE, instances, instances, connections.get)
         steps = [Step("write-and-run", step_set)]
         start = time.perf_counter()
         run_steps(ctx, steps)
@@ -102,13 +85,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1,10,50")
     sizes = [int(n) for n in parser.parse_args().sizes.split(",")]
-    plugin = SimpleNamespace(heatdeploy_register_frameworks=hookimpl(lambda register: register(NODES)))
-    plugins = plugins_from({"nodes": plugin})
+    plugins, loaded = bare_cluster("fanout")
     results = {}
     with local_cloud():
-        cloud = load_cloud(CLOUD)
-        manager = ClusterManager(cloud.session, plugins)
-        loaded = parse_spec(SPEC, "fanout.yaml", checks(plugins))
+        manager = ClusterManager(load_cloud(CLOUD).session, plugins)
         manager.launch(loaded, Options())
         for size in sizes:
             if size != 1:

@@ -21,15 +21,18 @@ import textwrap
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from heatdeploy.common_steps import common_steps
 from heatdeploy.events import EventSink, ignore
 from heatdeploy.framework import Framework, Operation
 from heatdeploy.instances import Instance
+from heatdeploy.plugin_manager import Plugins, hookimpl, plugins_from
 from heatdeploy.remote import Command, RemoteError, Result
-from heatdeploy.spec import Checks, ClusterSpec, parse_spec
+from heatdeploy.spec import Checks, ClusterSpec, LoadedSpec, parse_spec
 from heatdeploy.steps import DeadlineExceeded, Step, StepContext, run_steps
+from heatdeploy.validation import checks
 
 Entry = tuple[Any, ...]
 """One recorded action: ``("run", instance, command)``, ``("write", instance, path, content, mode)``,
@@ -294,3 +297,26 @@ __all__ = [
     "CommandReply", "Entry", "HttpReply", "Recorder", "RecordingContext", "RecordingRemote", "Responses",
     "fake_instances", "make_cluster", "operation_steps", "parse_test_spec", "run_operation",
 ]
+
+
+BARE = Framework(name="bare", title="Bare instances", versions=("1",), processes={"node": "runs nothing"})
+"""A framework with no steps of its own, for trying steps and remotes on plain instances of a real cloud."""
+
+
+def bare_cluster(name: str, count: int = 1) -> tuple[Plugins, LoadedSpec]:
+    """Plugins with :data:`BARE` registered, and a spec of ``count`` bare local instances called ``name``."""
+    plugin = SimpleNamespace(heatdeploy_register_frameworks=hookimpl(lambda register: register(BARE)))
+    plugins = plugins_from({"bare": plugin})
+    text = textwrap.dedent(f"""\
+        name: {json.dumps(name)}
+        plugin: bare
+        version: "1"
+        image: local
+        flavor: m1.small
+        network: private
+        node_groups:
+          - name: node
+            count: {count:d}
+            processes: [node]
+        """)
+    return plugins, parse_spec(text, f"{name}.yaml", checks(plugins))

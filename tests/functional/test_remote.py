@@ -9,35 +9,21 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
-from heatdeploy import Framework, hookimpl, keys, plugins_from
+from heatdeploy import keys
 from heatdeploy.auth import load_cloud
 from heatdeploy.batching import file_write
 from heatdeploy.cluster import ClusterManager, Options
 from heatdeploy.remote import Remote, RemoteError
-from heatdeploy.spec import ClusterSpec, parse_spec
+from heatdeploy.spec import ClusterSpec
 from heatdeploy.ssh import Connections, SSHRemote
 from heatdeploy.steps import Step, StepContext, StepsFailed, run_steps
-from heatdeploy.validation import checks
+from heatdeploy.testing import BARE, bare_cluster
 from tests.functional.cloudtools import LocalCloud
 
 ROOT = Path(__file__).resolve().parents[2]
-NODES = Framework(name="nodes", title="Nodes", versions=("1",), processes={"node": "does nothing"})
-SPEC = """\
-name: ft-remote
-plugin: nodes
-version: "1"
-image: local
-flavor: m1.small
-network: private
-node_groups:
-  - name: node
-    count: 1
-    processes: [node]
-"""
 SECRET = "password = 'it''s $(not) `run`' \\n %s\n\tünïcode\n"
 SCRIPT = "#!/bin/sh\nsha256sum < /var/lib/heatdeploy/ft/conf/secret\n"
 BINARY = bytes(range(256))
@@ -45,10 +31,8 @@ BINARY = bytes(range(256))
 
 @pytest.fixture(scope="module")
 def cluster(local_cloud: LocalCloud) -> Iterator[tuple[ClusterSpec, Connections]]:
-    plugin = SimpleNamespace(heatdeploy_register_frameworks=hookimpl(lambda register: register(NODES)))
-    plugins = plugins_from({"nodes": plugin})
+    plugins, loaded = bare_cluster("ft-remote")
     manager = ClusterManager(load_cloud("heatdeploy-local").session, plugins)
-    loaded = parse_spec(SPEC, "ft-remote.yaml", checks(plugins))
     try:
         manager.launch(loaded, Options())
         with manager.connect("ft-remote") as connections:
@@ -59,7 +43,7 @@ def cluster(local_cloud: LocalCloud) -> Iterator[tuple[ClusterSpec, Connections]
 
 def step_context(spec: ClusterSpec, connections: Connections) -> StepContext:
     instances = list(connections.instances.values())
-    return StepContext(spec, NODES, instances, instances, connections.get)
+    return StepContext(spec, BARE, instances, instances, connections.get)
 
 
 def configure(ctx: StepContext, remote: Remote) -> None:
