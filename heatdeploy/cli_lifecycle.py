@@ -171,6 +171,9 @@ def cmd_ssh(args: argparse.Namespace, progress: Progress) -> int:
         progress.error("ssh, OpenSSH's client, is not installed (Debian: apt-get install openssh-client)",
                        EXIT_FAILED)
         return EXIT_FAILED
+    except OSError as exc:
+        progress.error(f"cannot run ssh: {exc}", EXIT_FAILED)
+        return EXIT_FAILED
 
 
 def cmd_plan(args: argparse.Namespace, progress: Progress) -> int:

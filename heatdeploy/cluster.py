@@ -419,7 +419,9 @@ class ClusterManager:
                 left.append(f"stack {name}: {exc}")
         self._phase("deleting the cluster's record and key")
         records.delete(name)
-        self._key_path(name).unlink(missing_ok=True)
+        key_file = self._key_path(name)
+        for path in (key_file, key_file.with_name("known_hosts")):
+            path.unlink(missing_ok=True)
         if record is not None and record.trust_id:
             self._phase("deleting the trust")
             auth.delete_trust(self.user, record.trust_id)

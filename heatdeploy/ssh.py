@@ -62,6 +62,22 @@ def known_host(address: str, port: int) -> str:
     return address if port == 22 else f"[{address}]:{port}"
 
 
+def private_write_script(path: str, size: int, mode: int) -> str:
+    """Shell text writing standard input (``size`` bytes) to ``path``, which others may not read.
+
+    SFTP creates files readable by others until chmod; a file made under
+    umask 077 never is, and the content comes on stdin, off the command
+    line. It replaces the old file only once complete: a dropped connection
+    ends cat's input early, which the size check catches.
+    """
+    folder = posixpath.dirname(path) or "."
+    new = shlex.quote(posixpath.join(folder, f".{posixpath.basename(path)}.heatdeploy-new"))
+    steps = [shlex.join(["mkdir", "-p", "--", folder]), "umask 077", f"cat >| {new}",
+             f'[ "$(wc -c < {new})" -eq {size:d} ]', f"chmod {mode:o} -- {new}",
+             f"mv -f -- {new} {shlex.quote(path)}"]
+    return " && ".join(steps) + f" || {{ rm -f -- {new}; exit 1; }}"
+
+
 def pinned_key(instance: Instance) -> paramiko.PKey:
     if not instance.host_key:
         raise RemoteError(instance.name, "no host key was reported at boot; refusing to connect")
@@ -142,12 +158,7 @@ class SSHRemote:
                 raise RemoteError(self.instance.name, f"cannot write {path}: {exc}") from None
 
     def _write_private(self, path: str, data: bytes, mode: int) -> None:
-        # SFTP creates files readable by others until chmod; a new file made
-        # under umask 077 never is, and the content comes on stdin, off the command line.
-        quoted = shlex.quote(path)
-        script = (f"{shlex.join(['mkdir', '-p', '--', posixpath.dirname(path) or '/'])} && umask 077 && "
-                  f"true >| {quoted} && chmod {mode:o} -- {quoted} && cat >| {quoted}")
-        status, _, err = self._exec(script, data, None, f"write {path}")
+        status, _, err = self._exec(private_write_script(path, len(data), mode), data, None, f"write {path}")
         if status != 0:
             raise RemoteError(self.instance.name, f"cannot write {path}", err.decode(errors="replace"))
 

@@ -23,6 +23,7 @@ from heatdeploy.batching import (
 from heatdeploy.instances import Instance
 from heatdeploy.plugins.spark import SPARK
 from heatdeploy.remote import Command, RemoteError, Result
+from heatdeploy.ssh import private_write_script
 from heatdeploy.steps import Step, StepContext, run_steps
 from heatdeploy.testing import make_cluster
 from tests.unit.helpers import SPARK_SPEC
@@ -207,3 +208,31 @@ class BatchedRemoteTest(unittest.TestCase):
         run_steps(StepContext(ctx.spec, ctx.framework, ctx.instances[:1], ctx.instances[:1],
                               lambda instance: self.target), [Step("write", only_writes)])  # type: ignore[arg-type,return-value]
         self.assertEqual(path.read_text(), "done")
+
+
+class PrivateWriteTest(unittest.TestCase):
+    """How files others may not read are written: run by a real /bin/sh."""
+
+    def setUp(self) -> None:
+        self.dir = Path(tempfile.mkdtemp())
+        self.addCleanup(subprocess.run, ["rm", "-rf", str(self.dir)], check=True)
+
+    def write(self, name: str, data: bytes, mode: int, sent: bytes | None = None) -> int:
+        script = private_write_script(str(self.dir / name), len(data), mode)
+        return subprocess.run(["/bin/sh", "-C", "-c", script], input=data if sent is None else sent,
+                              capture_output=True, check=False).returncode
+
+    def test_the_file_is_replaced_whole_with_its_mode(self) -> None:
+        (self.dir / "key").write_text("old")
+        os.chmod(self.dir / "key", 0o644)
+        self.assertEqual(self.write("key", TRICKY.encode(), 0o640), 0)
+        self.assertEqual((self.dir / "key").read_text(), TRICKY)
+        self.assertEqual(stat.S_IMODE((self.dir / "key").stat().st_mode), 0o640)
+        self.assertEqual(self.write("new/folder/key", b"s3cr3t", 0o600), 0)
+        self.assertEqual(stat.S_IMODE((self.dir / "new/folder/key").stat().st_mode), 0o600)
+
+    def test_content_cut_short_leaves_the_old_file(self) -> None:
+        (self.dir / "key").write_text("old")
+        self.assertEqual(self.write("key", b"complete content", 0o600, sent=b"complete"), 1)
+        self.assertEqual((self.dir / "key").read_text(), "old")
+        self.assertEqual(sorted(p.name for p in self.dir.iterdir()), ["key"])
