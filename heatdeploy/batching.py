@@ -15,6 +15,7 @@ name the command and the paths only.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import posixpath
 import secrets
@@ -43,11 +44,11 @@ class FileWrite:
     text: str
     mode: int
 
-    @property
+    @functools.cached_property
     def quoted(self) -> str:
         return shlex.quote(self.text)
 
-    @property
+    @functools.cached_property
     def cost(self) -> int:
         """About how many bytes of script the file takes (its path appears four times)."""
         return len(self.quoted.encode()) + 4 * len(shlex.quote(self.path).encode()) + 128
@@ -105,11 +106,12 @@ class ScriptRunner:
     been removed since).
     """
 
-    def __init__(self, instance: str, execute: Execute, write_file: Callable[[str, str, int], None]) -> None:
+    def __init__(self, instance: str, execute: Execute, write_file: Callable[[str, str, int], None],
+                 known_dirs: set[str] | None = None) -> None:
         self.instance = instance
         self._execute = execute
         self._write_file = write_file
-        self.known_dirs: set[str] = set()
+        self.known_dirs = set() if known_dirs is None else known_dirs
 
     def run(self, files: Sequence[FileWrite], command: Command, *, stdin: bytes | None = None,
             check: bool = True, timeout: float | None = None) -> Result:

@@ -333,10 +333,13 @@ class ClusterManager:
         Use it as a context manager: ``with manager.connect("demo") as c:
         c.remote("demo-master-0").run(["hostname"])``.
         """
+        return Connections(*self._reach(name, options))
+
+    def _reach(self, name: str, options: Options) -> tuple[list[Instance], AccessConfig]:
+        """The cluster's instances and how to reach them."""
         records = Records(self.user, self.region)
         record = self._record(records, name)
-        instances = Stacks(self.user, self.region).instances(name)
-        return self._connections(record, instances, options, records)
+        return Stacks(self.user, self.region).instances(name), self._access(record, options, records)
 
     def ssh_command(self, name: str, instance: str | None = None, command: Sequence[str] = (),
                     options: Options = Options()) -> list[str]:
@@ -345,15 +348,12 @@ class ClusterManager:
         It uses the cluster's cached private key and a known_hosts file, next
         to it, holding only the host keys the instances reported at boot.
         """
-        records = Records(self.user, self.region)
-        record = self._record(records, name)
-        instances = Stacks(self.user, self.region).instances(name)
+        instances, config = self._reach(name, options)
         if not instances:
             raise ClusterError(f"cluster {name} has no instances")
         by_name = {i.name: i for i in instances}
         if instance is not None and instance not in by_name:
             raise ClusterError(f"cluster {name} has no instance {instance}; it has {', '.join(sorted(by_name))}")
-        config = self._access(record, options, records)
         key_file = self._key_path(name)
         known = key_file.with_name("known_hosts")
         keys.write_secret(known, openssh.known_hosts(instances, config))

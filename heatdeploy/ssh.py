@@ -107,7 +107,8 @@ class SSHRemote:
         self._sftp_client: paramiko.SFTPClient | None = None
         self._sftp_lock = threading.Lock()
         self._dirs: set[str] = set()
-        self._runner = ScriptRunner(instance.name, self._exec, self.write_file)
+        # One record of the folders known to exist, for SFTP and batched writes alike.
+        self._runner = ScriptRunner(instance.name, self._exec, self.write_file, self._dirs)
 
     @property
     def transport(self) -> paramiko.Transport:
@@ -165,7 +166,7 @@ class SSHRemote:
     def _sftp(self) -> paramiko.SFTPClient:
         if self._sftp_client is None or self._sftp_client.sock.closed:
             self._sftp_client = paramiko.SFTPClient.from_transport(self.transport)
-            self._dirs = set()
+            self._dirs.clear()
         return self._sftp_client
 
     def _makedirs(self, sftp: paramiko.SFTPClient, directory: str) -> None:
