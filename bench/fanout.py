@@ -27,9 +27,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from support import CLOUD, local_cloud
 
-from heatdeploy.auth import load_cloud
+from heatdeploy.cloud.auth import load_cloud
 from heatdeploy.cluster import ClusterManager, Options
-from heatdeploy.steps import Step, StepContext, run_steps
+from heatdeploy.plugin.steps import Step, StepContext
+from heatdeploy.steps.orchestrator import run_steps
 from heatdeploy.testing import BARE, bare_cluster
 
 PAYLOAD = "x" * 1023 + "\n"
@@ -53,7 +54,7 @@ def timed(manager: ClusterManager, spec, size: int) -> tuple[float, float]:  # t
     with manager.connect("fanout") as connections:
         instances = list(connections.instances.values())
         assert len(instances) == size, (size, len(instances))
-        ctx = StepContext(spec, BARE, instances, instances, connections.get)
+        ctx = StepContext(spec=spec, framework=BARE, instances=instances, targets=instances, connect=connections.get)
         steps = [Step("write-and-run", step_set)]
         start = time.perf_counter()
         run_steps(ctx, steps)

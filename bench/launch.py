@@ -19,7 +19,7 @@ from pathlib import Path
 from support import CLOUD, TRUSTEE, local_cloud
 
 from heatdeploy import load_and_validate, load_plugins
-from heatdeploy.auth import load_cloud
+from heatdeploy.cloud.auth import load_cloud
 from heatdeploy.cluster import ClusterManager, Options
 from heatdeploy.events import Event
 

@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import paramiko  # noqa: E402
 
-from heatdeploy import keys  # noqa: E402
 from heatdeploy.local import lifecycle, processes  # noqa: E402
 from heatdeploy.local.state import State, load_secrets  # noqa: E402
+from heatdeploy.ssh import keys
 
 USER_DATA = """#cloud-config
 ssh_authorized_keys: [KEY]

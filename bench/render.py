@@ -11,9 +11,9 @@ import statistics
 import time
 
 from heatdeploy import load_plugins
-from heatdeploy.render import render
-from heatdeploy.spec import parse_spec
-from heatdeploy.validation import checks
+from heatdeploy.plugin.validation import checks
+from heatdeploy.render.renderer import render
+from heatdeploy.spec.model import parse_spec
 
 GROUPS = 20
 RUNS = 50

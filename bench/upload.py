@@ -27,9 +27,9 @@ from pathlib import Path
 from keystoneauth1 import session as ks_session
 from support import CLOUD, local_cloud
 
-from heatdeploy import binaries
-from heatdeploy.auth import load_cloud
-from heatdeploy.tempurls import storage_url
+from heatdeploy.cloud import binaries
+from heatdeploy.cloud.auth import load_cloud
+from heatdeploy.cloud.tempurls import storage_url
 
 MiB = 1024 * 1024
 SWIFT = str(Path(sys.executable).with_name("swift"))

@@ -1,3 +1,3 @@
-from heatdeploy.cli import run
+from heatdeploy.cli.main import run
 
 run()

@@ -8,6 +8,7 @@ Swift), so any machine with the project's credentials can pick a cluster up.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import functools
 from collections.abc import Mapping, Sequence
@@ -18,25 +19,28 @@ from typing import Any
 import yaml
 from keystoneauth1 import session as ks_session
 
-from heatdeploy import auth, keys, openssh
-from heatdeploy import health as health_module
-from heatdeploy.common_steps import common_steps
+from heatdeploy.cloud import auth
+from heatdeploy.cloud.project import OpenStackProject, Project
+from heatdeploy.cloud.records import ClusterRecord
+from heatdeploy.cloud.stacks import StackError, StackInfo
+from heatdeploy.errors import HeatdeployError
 from heatdeploy.events import Event, EventSink, ignore
-from heatdeploy.framework import Framework, Operation
-from heatdeploy.health import HealthCheck, HealthReport, run_checks
-from heatdeploy.instances import Instance
-from heatdeploy.plugin_manager import Plugins
-from heatdeploy.records import ClusterRecord, Records
-from heatdeploy.render import render
-from heatdeploy.spec import ClusterSpec, LoadedSpec, parse_spec
-from heatdeploy.ssh import AccessConfig, Connections
-from heatdeploy.stack import StackError, StackInfo, Stacks
-from heatdeploy.steps import StepContext, run_steps
+from heatdeploy.plugin.framework import Framework, Operation
+from heatdeploy.plugin.instance import Instance
+from heatdeploy.plugin.manager import Plugins, load_plugins
+from heatdeploy.plugin.steps import StepContext
+from heatdeploy.plugin.validation import checks, framework_problems
+from heatdeploy.render.renderer import render
+from heatdeploy.spec.model import ClusterSpec, LoadedSpec, parse_spec
+from heatdeploy.ssh import keys, openssh
+from heatdeploy.ssh.connections import AccessConfig, Connections, Connector, InstanceConnections
+from heatdeploy.steps.common import common_steps
+from heatdeploy.steps.health import SSH_CHECK, HealthReport, run_checks
+from heatdeploy.steps.orchestrator import run_steps
 from heatdeploy.user_dirs import xdg_home
-from heatdeploy.validation import checks, framework_problems
 
 
-class ClusterError(Exception):
+class ClusterError(HeatdeployError):
     """An operation on a cluster failed; the message says what and where."""
 
 
@@ -75,46 +79,67 @@ class Summary:
                 "health": self.health.to_dict() if self.health else None}
 
 
-def _ssh_check(ctx: StepContext) -> health_module.Health:
-    unreachable = []
-    for instance in ctx.instances:
-        try:
-            ctx.remote(instance).run(["true"], timeout=20)
-        except Exception as exc:  # every failure to reach an instance is a finding
-            unreachable.append(f"{instance.name} ({exc})")
-    if not unreachable:
-        return health_module.Health("green", f"{len(ctx.instances)} instance(s) reachable over SSH")
-    colour = "red" if len(unreachable) == len(ctx.instances) else "yellow"
-    return health_module.Health(colour, "unreachable: " + "; ".join(unreachable))
-
-
-SSH_CHECK = HealthCheck("ssh", _ssh_check)
-
-
 class ClusterManager:
     """Lifecycle operations on the clusters of one project.
 
-    ``session`` is the caller's keystoneauth1 session. With ``trustee_cloud``
-    (a clouds.yaml entry holding heatdeploy's service user) operations run in
-    trust mode: a trust is created at launch and every later call of the
-    operation goes through a trust-scoped session.
+    ``session`` is the caller's keystoneauth1 session (or pass ``cloud``, a
+    :class:`~heatdeploy.cloud.project.Project`, such as the in-memory
+    :class:`heatdeploy.testing.FakeCloud`). ``plugins`` defaults to the
+    installed ones. With ``trustee_cloud`` (a clouds.yaml entry holding
+    heatdeploy's service user) operations run in trust mode: a trust is
+    created at launch and every later call of the operation goes through a
+    trust-scoped session. ``connector`` opens connections to instances
+    (SSH by default).
     """
 
-    def __init__(self, session: ks_session.Session, plugins: Plugins, *, trustee_cloud: str | None = None,
-                 region: str | None = None, on_event: EventSink = ignore, key_dir: Path | None = None) -> None:
-        self.user = session
-        self.plugins = plugins
+    def __init__(self, session: ks_session.Session | None = None, plugins: Plugins | None = None, *,
+                 trustee_cloud: str | None = None, region: str | None = None, on_event: EventSink = ignore,
+                 key_dir: Path | None = None, cloud: Project | None = None,
+                 connector: Connector = Connections) -> None:
+        if cloud is None:
+            if session is None:
+                raise TypeError("ClusterManager needs a keystoneauth1 session or a cloud")
+            cloud = OpenStackProject(session, region)
+        self.cloud = cloud
+        self.plugins = load_plugins() if plugins is None else plugins
         self.trustee_cloud = trustee_cloud
         self.region = region
         self.emit = on_event
         self.key_dir = key_dir or default_key_dir()
+        self.connector = connector
+        self._trusted: dict[tuple[str, str], Project] = {}
 
-    # -- sessions and services --------------------------------------------------------------------------------
+    # -- what operations share ----------------------------------------------------------------------------------
 
-    def _work_session(self, record: ClusterRecord | None) -> ks_session.Session:
-        if record is not None and record.trust_id and record.trustee_cloud:
-            return auth.trustee_session(record.trustee_cloud, record.trust_id)
-        return self.user
+    def work_cloud(self, record: ClusterRecord) -> Project:
+        """The cloud as the cluster's work sees it: through its trust in trust mode, else the caller's."""
+        if not (record.trust_id and record.trustee_cloud):
+            return self.cloud
+        key = (record.trustee_cloud, record.trust_id)
+        if key not in self._trusted:
+            self._trusted[key] = self.cloud.trusted(*key)
+        return self._trusted[key]
+
+    def record(self, name: str) -> ClusterRecord:
+        """The cluster's record; :class:`ClusterError` when there is no such cluster."""
+        record = self.cloud.records.load(name)
+        if record is None:
+            raise ClusterError(f"no cluster named {name}")
+        return record
+
+    def instances(self, record: ClusterRecord) -> builtins.list[Instance]:
+        """The cluster's instances, as its stack reports them."""
+        return self.work_cloud(record).stacks.instances(record.name)
+
+    def connections(self, record: ClusterRecord, instances: Sequence[Instance], options: Options | None = None,
+                    cloud: Project | None = None) -> InstanceConnections:
+        """Connections to ``instances`` with the cluster's key and their pinned host keys; close them after.
+
+        The key is cached locally; otherwise it is read through ``cloud``
+        (default: the cluster's work cloud, which outlives the caller's token).
+        """
+        access = self._access(record, options or Options(), cloud or self.work_cloud(record))
+        return self.connector(instances, access)
 
     def _phase(self, message: str) -> None:
         self.emit(Event("phase", message=message))
@@ -125,55 +150,53 @@ class ClusterManager:
         """Create the cluster, or converge an existing one to ``loaded``'s spec."""
         spec = loaded.spec
         framework = self._framework(spec)
-        records = Records(self.user, self.region)
-        record = records.load(spec.name)
+        record = self.cloud.records.load(spec.name)
         self.project_id  # noqa: B018 - resolved while the caller's token is fresh
         if record is None:
-            record = self._begin(spec, loaded.text, records, options)
+            record = self._begin(spec, loaded.text, options)
         elif record.plugin != spec.plugin:
             raise ClusterError(f"cluster {spec.name} already exists with plugin {record.plugin}")
-        work = self._work_session(record)
-        stacks, records = Stacks(work, self.region), Records(work, self.region)
-        stack = stacks.find(spec.name)
+        work = self.work_cloud(record)
+        stack = work.stacks.find(spec.name)
         if stack is not None and record.state == "active":
-            return self._converge(record, spec, framework, options, stacks, records)
-        marker = self._create_or_resume(record, spec, framework, stack, stacks, options)
+            return self._converge(record, spec, framework, options)
+        marker = self._create_or_resume(record, spec, framework, stack, work, options)
         if not options.wait:
-            return self._summary(record, stacks, framework)
-        instances = self._wait_ready(stacks, spec, options, marker)
+            return self._summary(record, work, framework)
+        instances = self._wait_ready(work, spec, options, marker)
         self._run(spec, framework, record, instances, instances, "launch", options)
         record.state = "active"
-        records.save(record)
+        work.records.save(record)
         self._phase(f"cluster {spec.name} is active")
-        return self._summary(record, stacks, framework)
+        return self._summary(record, work, framework)
 
-    def _begin(self, spec: ClusterSpec, text: str, records: Records, options: Options) -> ClusterRecord:
+    def _begin(self, spec: ClusterSpec, text: str, options: Options) -> ClusterRecord:
         """Record the cluster before anything else exists, so delete can find all that follows."""
         self._phase("generating the cluster's SSH key")
         pair = keys.generate(f"heatdeploy-{spec.name}")
         record = ClusterRecord(name=spec.name, plugin=spec.plugin, version=spec.version, spec=text,
                                public_key=pair.public, trustee_cloud=self.trustee_cloud)
+        records = self.cloud.records
         records.save(record)
         records.save_private_key(spec.name, pair.private)
         keys.write_private(self._key_path(spec.name), pair)
         if self.trustee_cloud:
             self._phase(f"creating a trust for {self.trustee_cloud} (roles: {', '.join(auth.TRUST_ROLES)})")
-            trustee = auth.trustee_session(self.trustee_cloud)
-            trust = auth.create_trust(self.user, trustee.get_user_id(), days=options.trust_days)
-            record.trust_id = trust.id
+            record.trust_id = self.cloud.create_trust(self.trustee_cloud, options.trust_days).id
             records.save(record)
         return record
 
     def _create_or_resume(self, record: ClusterRecord, spec: ClusterSpec, framework: Framework,
-                          stack: StackInfo | None, stacks: Stacks, options: Options) -> str | None:
+                          stack: StackInfo | None, work: Project, options: Options) -> str | None:
         """Start or repair the stack; return the event marker to wait from."""
         rendered = render(spec, framework, self.plugins, record.removed)
         timeout = options.timeout_minutes or spec.timeout
+        stacks = work.stacks
         if stack is None:
             self._phase(f"creating stack {spec.name}")
             record.stack_id = stacks.create(spec.name, rendered, {"public_key": record.public_key},
                                             [f"heatdeploy-plugin={spec.plugin}"], timeout)
-            Records(self._work_session(record), self.region).save(record)
+            work.records.save(record)
             return None
         if stack.status.endswith("_FAILED"):
             self._phase(f"stack {spec.name} is {stack.status}: updating it to repair")
@@ -184,60 +207,49 @@ class ClusterManager:
         self._phase(f"resuming the launch of {spec.name} (stack {stack.status})")
         return None if stack.status.startswith("CREATE") else stacks.last_event_id(spec.name)
 
-    def _wait_ready(self, stacks: Stacks, spec: ClusterSpec, options: Options,
-                    marker: str | None) -> list[Instance]:
+    def _wait_ready(self, work: Project, spec: ClusterSpec, options: Options,
+                    marker: str | None) -> builtins.list[Instance]:
+        stacks = work.stacks
         stack = stacks.find(spec.name)
         if stack is not None and stack.status.endswith("_IN_PROGRESS"):
             action = stack.status.split("_", 1)[0]
             self._phase(f"waiting for stack {spec.name} ({action})")
             timeout = 60.0 * (options.timeout_minutes or spec.timeout)
-            stacks.wait(spec.name, action, marker, timeout,
-                        lambda line: self.emit(Event("stack", message=line)))
+            stacks.wait(spec.name, action, marker, timeout, self._stack_line)
         elif stack is None or stack.status.endswith("_FAILED"):
             status = stack.status if stack else "missing"
             raise StackError(f"stack {spec.name} is {status}", stacks.failures(spec.name))
         return stacks.instances(spec.name)
 
+    def _stack_line(self, line: str) -> None:
+        self.emit(Event("stack", message=line))
+
     # -- steps ------------------------------------------------------------------------------------------------
 
-    def _context(self, spec: ClusterSpec, framework: Framework, instances: list[Instance],
-                 targets: list[Instance], connections: Connections,
-                 leaving: Sequence[Instance] = ()) -> StepContext:
-        return StepContext(spec=spec, framework=framework, instances=instances, targets=targets,
-                           connect=connections.get, leaving=list(leaving), emit=self.emit)
-
-    def _connections(self, record: ClusterRecord, instances: list[Instance], options: Options,
-                     records: Records | None = None) -> Connections:
-        return Connections(instances, self._access(record, options, records))
-
-    def _access(self, record: ClusterRecord, options: Options, records: Records | None = None) -> AccessConfig:
-        return AccessConfig(private_key=self._private_key(record, records), use_floating_ip=options.use_floating_ip,
+    def _access(self, record: ClusterRecord, options: Options, cloud: Project) -> AccessConfig:
+        return AccessConfig(private_key=self._private_key(record, cloud), use_floating_ip=options.use_floating_ip,
                             proxy_command=options.proxy_command)
 
-    def _run(self, spec: ClusterSpec, framework: Framework, record: ClusterRecord, instances: list[Instance],
-             targets: list[Instance], operation: Operation, options: Options,
+    def _run(self, spec: ClusterSpec, framework: Framework, record: ClusterRecord, instances: builtins.list[Instance],
+             targets: builtins.list[Instance], operation: Operation, options: Options,
              leaving: Sequence[Instance] = ()) -> None:
-        steps = common_steps(operation) + list(framework.steps(operation))
-        for _, extra in self.plugins.call("heatdeploy_cluster_steps", spec=spec, framework=framework,
-                                          operation=operation):
-            steps.extend(extra)
+        steps = [*common_steps(operation), *framework.steps(operation),
+                 *self.plugins.cluster_steps(spec, framework, operation)]
         self._phase(f"running {len(steps)} {operation} step(s) on {len(targets)} instance(s)")
-        connections = self._connections(record, instances, options)
-        try:
-            ctx = self._context(spec, framework, instances, targets, connections, leaving)
+        with self.connections(record, instances, options) as connections:
+            ctx = StepContext(spec=spec, framework=framework, instances=instances, connect=connections.get,
+                              targets=targets, leaving=list(leaving), emit=self.emit)
             run_steps(ctx, steps, options.max_parallel)
-        finally:
-            connections.close()
 
     # -- converge and scale -----------------------------------------------------------------------------------
 
-    def _converge(self, record: ClusterRecord, spec: ClusterSpec, framework: Framework, options: Options,
-                  stacks: Stacks, records: Records) -> Summary:
+    def _converge(self, record: ClusterRecord, spec: ClusterSpec, framework: Framework,
+                  options: Options) -> Summary:
         current = self.spec_of(record)
         wanted = {g.name: g.count for g in spec.node_groups}
         if {g.name: g.count for g in current.node_groups} == wanted:
             self._phase(f"cluster {spec.name} already matches the spec")
-            return self._summary(record, stacks, framework)
+            return self._summary(record, self.work_cloud(record), framework)
         return self.scale(spec.name, wanted, options=options)
 
     def spec_of(self, record: ClusterRecord) -> ClusterSpec:
@@ -248,17 +260,15 @@ class ClusterManager:
     def scale(self, name: str, counts: Mapping[str, int], remove: Sequence[str] = (),
               options: Options = Options()) -> Summary:
         """Change node group sizes; ``remove`` names the instances to remove first."""
-        records = Records(self.user, self.region)
-        record = self._record(records, name)
-        work = self._work_session(record)
-        stacks, records = Stacks(work, self.region), Records(work, self.region)
+        record = self.record(name)
+        work = self.work_cloud(record)
         spec = self.spec_of(record)
         framework = self._framework(spec)
         new_spec = _with_counts(spec, counts)
         problems = list(framework_problems(new_spec, self.plugins))
         if problems:
             raise ClusterError("; ".join(f"{p.path}: {p.message}" for p in problems))
-        before = stacks.instances(name)
+        before = work.stacks.instances(name)
         leaving = _leaving(before, spec, new_spec, remove)
         if leaving:
             self._phase(f"decommissioning {', '.join(i.name for i in leaving)}")
@@ -266,19 +276,20 @@ class ClusterManager:
             for instance in leaving:  # recorded before the update: removed nodes never come back
                 record.removed.setdefault(instance.group, []).append(str(instance.index))
         record.spec = _spec_text_with_counts(record.spec, new_spec)
-        records.save(record)
-        self._update(record, new_spec, framework, stacks, options)
-        after = stacks.instances(name)
+        work.records.save(record)
+        self._update(record, new_spec, framework, work, options)
+        after = work.stacks.instances(name)
         known = {i.name for i in before}
         added = [i for i in after if i.name not in known]
         if added:
             self._run(new_spec, framework, record, after, added, "scale_up", options)
         self._phase(f"cluster {name} scaled: {', '.join(f'{g}={c}' for g, c in sorted(counts.items()))}")
-        return self._summary(record, stacks, framework)
+        return self._summary(record, work, framework)
 
-    def _update(self, record: ClusterRecord, spec: ClusterSpec, framework: Framework, stacks: Stacks,
+    def _update(self, record: ClusterRecord, spec: ClusterSpec, framework: Framework, work: Project,
                 options: Options) -> None:
         rendered = render(spec, framework, self.plugins, record.removed)
+        stacks = work.stacks
         marker = stacks.last_event_id(spec.name)
         stack = stacks.find(spec.name)
         if stack is None:
@@ -287,14 +298,14 @@ class ClusterManager:
         self._phase(f"updating stack {spec.name}")
         stacks.update(stack.id, rendered, {"public_key": record.public_key}, [f"heatdeploy-plugin={spec.plugin}"],
                       timeout)
-        stacks.wait(spec.name, "UPDATE", marker, 60.0 * timeout, lambda line: self.emit(Event("stack", message=line)))
+        stacks.wait(spec.name, "UPDATE", marker, 60.0 * timeout, self._stack_line)
 
-    def plan(self, loaded: LoadedSpec) -> dict[str, list[str]]:
+    def plan(self, loaded: LoadedSpec) -> dict[str, builtins.list[str]]:
         """What launching ``loaded`` would change: resources added, updated, replaced, deleted."""
         spec = loaded.spec
         framework = self._framework(spec)
-        record = Records(self.user, self.region).load(spec.name)
-        stacks = Stacks(self.user, self.region)
+        record = self.cloud.records.load(spec.name)
+        stacks = self.cloud.stacks
         stack = stacks.find(spec.name)
         removed = record.removed if record else {}
         rendered = render(spec, framework, self.plugins, removed)
@@ -312,43 +323,36 @@ class ClusterManager:
     # -- inspect ----------------------------------------------------------------------------------------------
 
     def status(self, name: str, options: Options = Options(), check_health: bool = True) -> Summary:
-        records = Records(self.user, self.region)
-        record = self._record(records, name)
-        stacks = Stacks(self.user, self.region)
+        """The cluster as it is now; with ``check_health``, its health checks' results."""
+        record = self.record(name)
         spec = self.spec_of(record)
         framework = self._framework(spec)
-        summary = self._summary(record, stacks, framework)
+        summary = self._summary(record, self.cloud, framework)
         if check_health and summary.instances and record.state == "active":
-            connections = self._connections(record, summary.instances, options, records)
-            try:
-                ctx = self._context(spec, framework, summary.instances, summary.instances, connections)
+            with self.connections(record, summary.instances, options, self.cloud) as connections:
+                ctx = StepContext(spec=spec, framework=framework, instances=summary.instances,
+                                  connect=connections.get, targets=summary.instances)
                 summary.health = run_checks(ctx, [SSH_CHECK, *framework.health_checks()])
-            finally:
-                connections.close()
         return summary
 
-    def connect(self, name: str, options: Options = Options()) -> Connections:
+    def connect(self, name: str, options: Options = Options()) -> InstanceConnections:
         """SSH access to the cluster's instances, with its key and their pinned host keys.
 
         Use it as a context manager: ``with manager.connect("demo") as c:
         c.remote("demo-master-0").run(["hostname"])``.
         """
-        return Connections(*self._reach(name, options))
-
-    def _reach(self, name: str, options: Options) -> tuple[list[Instance], AccessConfig]:
-        """The cluster's instances and how to reach them."""
-        records = Records(self.user, self.region)
-        record = self._record(records, name)
-        return Stacks(self.user, self.region).instances(name), self._access(record, options, records)
+        record = self.record(name)
+        return self.connections(record, self.cloud.stacks.instances(name), options, self.cloud)
 
     def ssh_command(self, name: str, instance: str | None = None, command: Sequence[str] = (),
-                    options: Options = Options()) -> list[str]:
+                    options: Options = Options()) -> builtins.list[str]:
         """An OpenSSH command line to one of the cluster's instances (default: the first).
 
         It uses the cluster's cached private key and a known_hosts file, next
         to it, holding only the host keys the instances reported at boot.
         """
-        instances, config = self._reach(name, options)
+        record = self.record(name)
+        instances, config = self.cloud.stacks.instances(name), self._access(record, options, self.cloud)
         if not instances:
             raise ClusterError(f"cluster {name} has no instances")
         by_name = {i.name: i for i in instances}
@@ -360,19 +364,19 @@ class ClusterManager:
         target = by_name[instance] if instance else instances[0]
         return openssh.ssh_argv(target, instances, config, key_file, known, command)
 
-    def list(self) -> list[Summary]:
-        stacks = Stacks(self.user, self.region)
-        by_name = {s.name: s for s in stacks.list()}
+    def list(self) -> builtins.list[Summary]:
+        """Every cluster of the project, without instances or health."""
+        by_name = {s.name: s for s in self.cloud.stacks.all()}
         summaries = []
-        for record in Records(self.user, self.region).list():
+        for record in self.cloud.records.all():
             stack = by_name.get(record.name)
             summaries.append(Summary(record.name, record.state, record.plugin, record.version,
                                      stack.status if stack else None, trust_id=record.trust_id))
         return summaries
 
-    def _summary(self, record: ClusterRecord, stacks: Stacks, framework: Framework) -> Summary:
-        stack = stacks.find(record.name)
-        instances = stacks.instances(record.name) if stack and stack.status.endswith("_COMPLETE") else []
+    def _summary(self, record: ClusterRecord, cloud: Project, framework: Framework) -> Summary:
+        stack = cloud.stacks.find(record.name)
+        instances = cloud.stacks.instances(record.name) if stack and stack.status.endswith("_COMPLETE") else []
         return Summary(record.name, record.state, record.plugin, record.version, stack.status if stack else None,
                        instances, framework.endpoints(instances), record.trust_id)
 
@@ -382,27 +386,24 @@ class ClusterManager:
         The new trust is recorded before the old one is deleted, so the
         cluster always has a working trust on record.
         """
-        records = Records(self.user, self.region)
-        record = self._record(records, name)
+        record = self.record(name)
         if not record.trust_id or not record.trustee_cloud:
             raise ClusterError(f"cluster {name} was not launched in trust mode")
         self._phase(f"creating a new trust for {record.trustee_cloud} ({days:g} days)")
-        trustee = auth.trustee_session(record.trustee_cloud)
-        trust = auth.create_trust(self.user, trustee.get_user_id(), days=days)
+        trust = self.cloud.create_trust(record.trustee_cloud, days)
         old, record.trust_id = record.trust_id, trust.id
-        records.save(record)
+        self.cloud.records.save(record)
         self._phase("deleting the old trust")
-        auth.delete_trust(self.user, old)
+        self.cloud.delete_trust(old)
         return trust
 
     # -- delete -----------------------------------------------------------------------------------------------
 
-    def delete(self, name: str, force: bool = False, timeout_minutes: int = 30) -> list[str]:
+    def delete(self, name: str, force: bool = False, timeout_minutes: int = 30) -> builtins.list[str]:
         """Delete the stack, the record and key, then the trust; return what could not be deleted."""
-        records = Records(self.user, self.region)
+        records, stacks = self.cloud.records, self.cloud.stacks
         record = records.load(name)
-        stacks = Stacks(self.user, self.region)
-        left: list[str] = []
+        left: builtins.list[str] = []
         stack = stacks.find(name)
         if stack is None and record is None:
             raise ClusterError(f"no cluster named {name}")
@@ -411,8 +412,7 @@ class ClusterManager:
             marker = stacks.last_event_id(name)
             stacks.delete(stack.id)
             try:
-                stacks.wait(name, "DELETE", marker, 60.0 * timeout_minutes,
-                            lambda line: self.emit(Event("stack", message=line)))
+                stacks.wait(name, "DELETE", marker, 60.0 * timeout_minutes, self._stack_line)
             except StackError as exc:
                 if not force:
                     raise
@@ -424,7 +424,7 @@ class ClusterManager:
             path.unlink(missing_ok=True)
         if record is not None and record.trust_id:
             self._phase("deleting the trust")
-            auth.delete_trust(self.user, record.trust_id)
+            self.cloud.delete_trust(record.trust_id)
         return left
 
     # -- helpers ----------------------------------------------------------------------------------------------
@@ -435,25 +435,19 @@ class ClusterManager:
             raise ClusterError(f"plugin {spec.plugin!r} is not installed")
         return framework
 
-    def _record(self, records: Records, name: str) -> ClusterRecord:
-        record = records.load(name)
-        if record is None:
-            raise ClusterError(f"no cluster named {name}")
-        return record
-
     @functools.cached_property
     def project_id(self) -> str:
         """The caller's project, asked once: the caller's token may expire during an operation."""
-        return str(self.user.get_project_id())
+        return self.cloud.project_id()
 
     def _key_path(self, name: str) -> Path:
         return self.key_dir / self.project_id / name / "id_ed25519"
 
-    def _private_key(self, record: ClusterRecord, records: Records | None = None) -> str:
+    def _private_key(self, record: ClusterRecord, cloud: Project) -> str:
         path = self._key_path(record.name)
         if path.exists():
             return path.read_text()
-        text = (records or Records(self._work_session(record), self.region)).private_key(record.name)
+        text = cloud.records.private_key(record.name)
         if text is None:
             raise ClusterError(f"the private key of cluster {record.name} is missing")
         keys.write_private(path, keys.KeyPair(text, record.public_key))

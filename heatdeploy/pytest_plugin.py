@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from heatdeploy.cluster import ClusterManager, Options, Summary
+if TYPE_CHECKING:  # imported by the fixtures: every pytest run loads this plugin, few use it
+    from heatdeploy.cluster import Options, Summary
 
 CLOUD = "heatdeploy-local"
 TRUSTEE = "heatdeploy-local-trustee"
@@ -36,8 +38,10 @@ def heatdeploy_local_cloud() -> Iterator[Path]:
 @pytest.fixture
 def heatdeploy_cluster(heatdeploy_local_cloud: Path) -> Iterator[Callable[..., Summary]]:
     """Launch a spec on the local cloud and return its status (with health); deleted after the test."""
-    from heatdeploy import load_and_validate, load_plugins
-    from heatdeploy.auth import load_cloud
+    from heatdeploy.cloud.auth import load_cloud
+    from heatdeploy.cluster import ClusterManager, Options
+    from heatdeploy.plugin.manager import load_plugins
+    from heatdeploy.plugin.validation import load_and_validate
 
     plugins = load_plugins()
     manager = ClusterManager(load_cloud(CLOUD).session, plugins, trustee_cloud=TRUSTEE)

@@ -12,7 +12,7 @@ from heatdeploy.local.state import ENV_DIR, default_dir
 _DIR_HELP = f"state dir (default: ${ENV_DIR} or ~/.local/share/heatdeploy/local)"
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Add `local` with its sub-commands to the main CLI's sub-parsers."""
     local = subparsers.add_parser(
         "local", help="run a local cloud (Keystone, Heat, Swift, local instances)",
@@ -55,7 +55,7 @@ def _root(args: argparse.Namespace) -> Path:
     return args.dir.expanduser().resolve() if args.dir else default_dir()
 
 
-def _up(args: argparse.Namespace) -> int:
+def _up(args: argparse.Namespace, progress: object = None) -> int:
     from heatdeploy.local import lifecycle
 
     if args.token_expiration is not None and args.token_expiration < 60:
@@ -69,7 +69,7 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _status(args: argparse.Namespace) -> int:
+def _status(args: argparse.Namespace, progress: object = None) -> int:
     from heatdeploy.local import lifecycle
 
     report = lifecycle.status_dict(_root(args))
@@ -86,7 +86,7 @@ def _status(args: argparse.Namespace) -> int:
     return 0 if report["up"] else 1
 
 
-def _down(args: argparse.Namespace) -> int:
+def _down(args: argparse.Namespace, progress: object = None) -> int:
     from heatdeploy.local import lifecycle
 
     lifecycle.down(_root(args), purge=args.purge)

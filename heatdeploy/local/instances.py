@@ -33,8 +33,8 @@ import signal
 import subprocess
 from pathlib import Path
 
-from heatdeploy import keys
 from heatdeploy.local import processes, registry
+from heatdeploy.ssh import keys
 
 OVERLAID = ("etc", "var", "opt", "home", "srv")
 HOST_MOUNT_POINTS = ("/volumes",)

@@ -77,7 +77,7 @@ def save(kind: str, obj_id: str, record: dict[str, Any]) -> None:
 
 def load(kind: str, obj_id: str) -> dict[str, Any] | None:
     try:
-        return json.loads(_path(kind, obj_id).read_text())  # type: ignore[no-any-return]
+        return json.loads(_path(kind, obj_id).read_text())
     except FileNotFoundError:
         return None
 

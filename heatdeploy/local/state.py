@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from heatdeploy.keys import write_secret
+from heatdeploy.ssh.keys import write_secret
 from heatdeploy.user_dirs import xdg_home
 
 ENV_DIR = "HEATDEPLOY_LOCAL_DIR"

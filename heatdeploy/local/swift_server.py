@@ -26,7 +26,7 @@ def main() -> int:
     kind, conf = sys.argv[1], sys.argv[2]
     from swift.common.utils import logs
 
-    logs.ThreadSafeSysLogHandler = _NoSyslog  # type: ignore[misc,assignment]
+    logs.ThreadSafeSysLogHandler = _NoSyslog
     server = importlib.import_module(MODULES[kind])
     sys.argv = [f"swift-{kind}-server", conf, "--verbose"]
     return int(server.main() or 0)

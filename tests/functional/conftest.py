@@ -9,9 +9,9 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from heatdeploy import keys
 from heatdeploy.local import lifecycle, processes
 from heatdeploy.local.state import State, load_secrets
+from heatdeploy.ssh import keys
 from tests.functional.cloudtools import LocalCloud
 
 

@@ -17,9 +17,9 @@ from keystoneauth1 import session as ks_session
 from swiftclient import client as swift_client
 from swiftclient.exceptions import ClientException
 
-from heatdeploy import binaries, tempurls
-from heatdeploy.auth import load_cloud
-from heatdeploy.cli import main
+from heatdeploy.cli.main import main
+from heatdeploy.cloud import binaries, tempurls
+from heatdeploy.cloud.auth import load_cloud
 from tests.functional.cloudtools import LocalCloud, poll
 
 MiB = 1024 * 1024

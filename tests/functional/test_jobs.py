@@ -15,7 +15,7 @@ import pytest
 import yaml
 from swiftclient import client as swift_client
 
-from heatdeploy.auth import load_cloud
+from heatdeploy.cloud.auth import load_cloud
 from tests.functional.cloudtools import LocalCloud, heat_for
 from tests.functional.test_launch import CLOUD, ROOT, heatdeploy, instance_pids, result_of
 

@@ -22,7 +22,6 @@ from heatdeploy import load_and_validate, load_plugins
 from heatdeploy.cluster import ClusterManager, Options
 from heatdeploy.events import Event
 from heatdeploy.local import lifecycle, processes
-from heatdeploy.records import Records
 from tests.functional.cloudtools import LocalCloud, heat_for, poll
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -222,9 +221,8 @@ def test_proxy_gateway_plan_and_an_instance_refusing_ssh(local_cloud: LocalCloud
     assert instances["ft-gw-master-0"]["proxy_gateway"] and not instances["ft-gw-worker-0"]["proxy_gateway"]
 
     manager = ClusterManager(local_cloud.session("demo", "demo"), load_plugins())
-    record = Records(manager.user).load("ft-gw")
     summary = manager.status("ft-gw", check_health=False)
-    connections = manager._connections(record, summary.instances, Options())
+    connections = manager.connections(manager.record("ft-gw"), summary.instances, Options())
     try:
         worker = next(i for i in summary.instances if i.group == "worker")
         remote = connections.get(worker)

@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from heatdeploy import keys
-from heatdeploy.auth import load_cloud
-from heatdeploy.batching import file_write
+from heatdeploy.cloud.auth import load_cloud
 from heatdeploy.cluster import ClusterManager, Options
-from heatdeploy.remote import Remote, RemoteError
-from heatdeploy.spec import ClusterSpec
-from heatdeploy.ssh import Connections, SSHRemote
-from heatdeploy.steps import Step, StepContext, StepsFailed, run_steps
+from heatdeploy.plugin.remote import Remote, RemoteError
+from heatdeploy.plugin.steps import Step, StepContext
+from heatdeploy.spec.model import ClusterSpec
+from heatdeploy.ssh import keys
+from heatdeploy.ssh.batching import file_write
+from heatdeploy.ssh.connections import Connections, SSHRemote
+from heatdeploy.steps.orchestrator import StepsFailed, run_steps
 from heatdeploy.testing import BARE, bare_cluster
 from tests.functional.cloudtools import LocalCloud
 
@@ -43,7 +44,7 @@ def cluster(local_cloud: LocalCloud) -> Iterator[tuple[ClusterSpec, Connections]
 
 def step_context(spec: ClusterSpec, connections: Connections) -> StepContext:
     instances = list(connections.instances.values())
-    return StepContext(spec, BARE, instances, instances, connections.get)
+    return StepContext(spec=spec, framework=BARE, instances=instances, targets=instances, connect=connections.get)
 
 
 def configure(ctx: StepContext, remote: Remote) -> None:

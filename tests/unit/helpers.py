@@ -8,11 +8,11 @@ from typing import Any
 import yaml
 
 from heatdeploy import Plugins, plugins_from
+from heatdeploy.plugin.validation import checks
 from heatdeploy.plugins import hadoop, spark
-from heatdeploy.render import Rendered, render
-from heatdeploy.spec import LoadedSpec, parse_spec
+from heatdeploy.render.renderer import Rendered, render
+from heatdeploy.spec.model import LoadedSpec, parse_spec
 from heatdeploy.testing import RecordingContext
-from heatdeploy.validation import checks
 
 SPARK_SPEC = """\
 name: demo

@@ -10,7 +10,11 @@ import unittest
 from collections.abc import Sequence
 from pathlib import Path
 
-from heatdeploy.batching import (
+from heatdeploy.plugin.instance import Instance
+from heatdeploy.plugin.remote import Command, RemoteError, Result
+from heatdeploy.plugin.steps import Step, StepContext
+from heatdeploy.plugins.spark import SPARK
+from heatdeploy.ssh.batching import (
     MAX_ARGUMENT,
     MAX_BATCH,
     BatchedRemote,
@@ -20,11 +24,8 @@ from heatdeploy.batching import (
     file_write,
     write_script,
 )
-from heatdeploy.instances import Instance
-from heatdeploy.plugins.spark import SPARK
-from heatdeploy.remote import Command, RemoteError, Result
-from heatdeploy.ssh import private_write_script
-from heatdeploy.steps import Step, StepContext, run_steps
+from heatdeploy.ssh.connections import private_write_script
+from heatdeploy.steps.orchestrator import run_steps
 from heatdeploy.testing import make_cluster
 from tests.unit.helpers import SPARK_SPEC
 
@@ -205,8 +206,9 @@ class BatchedRemoteTest(unittest.TestCase):
         def only_writes(step_ctx: StepContext, remote: object) -> None:
             remote.write_file(str(path), "done")  # type: ignore[attr-defined]
 
-        run_steps(StepContext(ctx.spec, ctx.framework, ctx.instances[:1], ctx.instances[:1],
-                              lambda instance: self.target), [Step("write", only_writes)])  # type: ignore[arg-type,return-value]
+        run_steps(StepContext(spec=ctx.spec, framework=ctx.framework, instances=ctx.instances[:1],
+                              targets=ctx.instances[:1], connect=lambda instance: self.target),
+                  [Step("write", only_writes)])  # type: ignore[arg-type,return-value]
         self.assertEqual(path.read_text(), "done")
 
 

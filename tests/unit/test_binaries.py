@@ -17,8 +17,11 @@ import unittest.mock
 import urllib.parse
 from pathlib import Path
 
-from heatdeploy import binaries, tempurls
-from heatdeploy.binaries import (
+from heatdeploy.cli.binaries import UploadProgress
+from heatdeploy.cli.main import main
+from heatdeploy.cli.output import Progress
+from heatdeploy.cloud import binaries, tempurls
+from heatdeploy.cloud.binaries import (
     BinaryError,
     BinaryRef,
     DigestCache,
@@ -28,9 +31,6 @@ from heatdeploy.binaries import (
     parse_swift_url,
     sha256_file,
 )
-from heatdeploy.cli import main
-from heatdeploy.cli_jobs_binaries import UploadProgress
-from heatdeploy.cli_output import Progress
 
 
 class ParseSwiftUrlTest(unittest.TestCase):
@@ -271,7 +271,7 @@ class CliTest(unittest.TestCase):
         return status, out.getvalue(), err.getvalue()
 
     def test_missing_file_is_bad_input_and_no_cloud_is_loaded(self) -> None:
-        with unittest.mock.patch("heatdeploy.auth.load_cloud") as load_cloud:
+        with unittest.mock.patch("heatdeploy.cloud.auth.load_cloud") as load_cloud:
             status, out, err = self.run_cli("binary", "upload", "/no/such/job.jar", "--format", "json")
         load_cloud.assert_not_called()
         self.assertEqual(status, 2)
@@ -287,8 +287,8 @@ class CliTest(unittest.TestCase):
 
 class LazyImportTest(unittest.TestCase):
     def test_validate_and_binary_help_do_not_import_swiftclient(self) -> None:
-        code = ("import sys\nfrom heatdeploy.cli import build_parser\nbuild_parser()\n"
-                "import heatdeploy.binaries\nprint('swiftclient' in sys.modules)")
+        code = ("import sys\nfrom heatdeploy.cli.main import build_parser\nbuild_parser()\n"
+                "import heatdeploy.cloud.binaries\nprint('swiftclient' in sys.modules)")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
         self.assertEqual(out.strip(), "False")
 

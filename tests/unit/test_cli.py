@@ -5,14 +5,18 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import subprocess
+import sys
 import tempfile
 import unittest
+import unittest.mock
 from pathlib import Path
 
 import jsonschema
 import yaml
 
-from heatdeploy.cli import main
+from heatdeploy import ExitStatus, HeatdeployError, SpecError
+from heatdeploy.cli.main import describe_failure, main
 from tests.unit.distributions import ROOT
 
 EXAMPLES = ROOT / "examples"
@@ -112,6 +116,52 @@ class CliTest(unittest.TestCase):
         status, _, err = run("validate")
         self.assertEqual(status, 2)
         self.assertIn("the following arguments are required: SPEC", err)
+
+
+
+class ErrorReportTest(unittest.TestCase):
+    """Every failure is one line and an exit status, reported in one place; --debug adds the traceback."""
+
+    def test_a_failure_is_one_line_with_a_final_json_error_event(self) -> None:
+        status, out, err = run("status", "demo", "--os-cloud", "no-such-cloud", "--format", "json")
+        self.assertEqual(status, 1)
+        event = json.loads(out.splitlines()[-1])
+        self.assertEqual((event["event"], event["exit_status"]), ("error", 1))
+        self.assertIn("cannot load cloud no-such-cloud", event["message"])
+        self.assertNotIn("Traceback", out + err)
+
+    def test_an_unexpected_error_is_one_line_unless_debug(self) -> None:
+        with unittest.mock.patch("heatdeploy.spec.model.schema", side_effect=RuntimeError("boom")):
+            status, out, err = run("schema")
+            self.assertEqual((status, out), (1, ""))
+            self.assertEqual(err, "heatdeploy: error: internal error: RuntimeError: boom "
+                                  "(run with --debug for the traceback)\n")
+            status, _, err = run("--debug", "schema")
+        self.assertEqual(status, 1)
+        self.assertIn("Traceback (most recent call last)", err)
+        self.assertTrue(err.rstrip().endswith("(run with --debug for the traceback)"))
+
+    def test_cloud_library_errors_name_the_service(self) -> None:
+        from keystoneauth1 import exceptions as keystone
+        from swiftclient.exceptions import ClientException
+
+        self.assertEqual(describe_failure(ClientException("Object PUT failed", http_status=507)),
+                         "Swift: Object PUT failed: 507")
+        self.assertTrue(describe_failure(keystone.ConnectFailure("refused")).startswith("Keystone: "))
+        self.assertEqual(describe_failure(FileNotFoundError(2, "No such file", "x")), "[Errno 2] No such file: 'x'")
+
+    def test_a_closed_pipe_ends_quietly(self) -> None:
+        code = ("import unittest.mock, heatdeploy.cli.main as m\n"
+                "unittest.mock.patch.object(m.spec_model, 'schema', side_effect=BrokenPipeError()).start()\n"
+                "import sys; sys.argv = ['heatdeploy', 'schema']; m.run()\n")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        self.assertEqual((done.returncode, done.stderr), (1, ""))
+
+    def test_exit_statuses_are_defined_once(self) -> None:
+        self.assertEqual([(s.name, int(s)) for s in ExitStatus],
+                         [("OK", 0), ("FAILED", 1), ("BAD_INPUT", 2), ("INTERRUPTED", 130)])
+        self.assertEqual(SpecError([]).exit_status, ExitStatus.BAD_INPUT)
+        self.assertEqual(HeatdeployError("x").exit_status, ExitStatus.FAILED)
 
 
 if __name__ == "__main__":

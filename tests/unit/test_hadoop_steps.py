@@ -12,12 +12,12 @@ import unittest
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from heatdeploy.health import run_checks
-from heatdeploy.instances import Instance
+from heatdeploy.plugin.instance import Instance
+from heatdeploy.plugin.remote import RemoteError
 from heatdeploy.plugins.hadoop import HADOOP
 from heatdeploy.plugins.hadoop.steps import CLUSTER_INFO, DAEMON, NAMENODE_INFO, site_xml
-from heatdeploy.remote import RemoteError
-from heatdeploy.steps import StepsFailed
+from heatdeploy.steps.health import run_checks
+from heatdeploy.steps.orchestrator import StepsFailed
 from heatdeploy.testing import RecordingContext, Responses, make_cluster, run_operation
 from tests.unit.helpers import HADOOP_SPEC, actions, named, prepared
 

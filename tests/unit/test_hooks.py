@@ -21,12 +21,12 @@ from heatdeploy import (
     TemplatePart,
     UserDataPart,
     hookimpl,
-    hookspecs,
 )
-from heatdeploy.instances import Instance
-from heatdeploy.jobs import job_engine
-from heatdeploy.render import RenderError
-from heatdeploy.steps import Step, StepContext, run_steps
+from heatdeploy.plugin import hookspecs
+from heatdeploy.plugin.instance import Instance
+from heatdeploy.plugin.steps import Step, StepContext
+from heatdeploy.render.renderer import RenderError
+from heatdeploy.steps.orchestrator import run_steps
 from tests.unit.helpers import SPARK_SPEC, builtin_plugins, load, parsed, render_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,41 +115,42 @@ class HookTest(unittest.TestCase):
         plugins = builtin_plugins(agent=plugin(heatdeploy_cluster_steps=extra))
         spec = load(SPARK_SPEC, plugins).spec
         framework = plugins.framework("spark")
-        steps = [s for _, found in plugins.call("heatdeploy_cluster_steps", spec=spec, framework=framework,
-                                                  operation="launch") for s in found]
+        steps = plugins.cluster_steps(spec, framework, "launch")
         self.assertEqual([s.name for s in steps], ["agent-install"])
-        self.assertEqual(list(plugins.call("heatdeploy_cluster_steps", spec=spec, framework=framework,
-                                           operation="decommission")), [])
+        self.assertEqual(plugins.cluster_steps(spec, framework, "decommission"), [])
         instances = [Instance(f"demo-{g}-{n}", f"id-{g}{n}", g, (g,), f"10.0.0.{i}", None, "ssh-ed25519 AAAA")
                      for i, (g, n) in enumerate([("master", 0), ("worker", 0), ("worker", 1)])]
-        context = StepContext(spec, framework, instances, instances, lambda i: SimpleNamespace(instance=i))
+        context = StepContext(spec=spec, framework=framework, instances=instances, targets=instances,
+                              connect=lambda i: SimpleNamespace(instance=i))
         run_steps(context, steps)
         self.assertEqual(sorted(ran), [("spark", "demo-worker-0"), ("spark", "demo-worker-1")])
 
     def test_hook_heatdeploy_job_engine(self) -> None:
         plugins = builtin_plugins()
-        spark_engine = job_engine(plugins, plugins.framework("spark"))
+        spark_engine = plugins.job_engine(plugins.framework("spark"))
         self.assertEqual(spark_engine.types, ("spark", "shell"))
-        self.assertIsNone(job_engine(plugins, plugins.framework("hadoop")))
+        self.assertIsNone(plugins.job_engine(plugins.framework("hadoop")))
         mapreduce = SimpleNamespace(types=("mapreduce",))
         extra = plugin(heatdeploy_job_engine=lambda framework: mapreduce if framework.name == "hadoop" else None)
         plugins = builtin_plugins(mapreduce=extra)
-        self.assertIs(job_engine(plugins, plugins.framework("hadoop")), mapreduce)
-        self.assertEqual(job_engine(plugins, plugins.framework("spark")).types, ("spark", "shell"))
+        self.assertIs(plugins.job_engine(plugins.framework("hadoop")), mapreduce)
+        self.assertEqual(plugins.job_engine(plugins.framework("spark")).types, ("spark", "shell"))
 
     def test_template_parts_may_not_clash(self) -> None:
         part = TemplatePart(resources={"worker": {"type": "OS::Heat::None"}})
         plugins = builtin_plugins(clash=plugin(heatdeploy_template_parts=lambda spec, framework: part))
-        with self.assertRaisesRegex(RenderError, "plugin 'clash' adds resource 'worker', which is already"):
+        with self.assertRaisesRegex(RenderError, "adds resource 'worker', which is already defined "
+                                                 r"\(template parts come from plugins clash\)"):
             render_text(SPARK_SPEC, plugins)
         wrong = builtin_plugins(wrong=plugin(heatdeploy_template_parts=lambda spec, framework: {}))
-        with self.assertRaisesRegex(PluginError, "did not return a TemplatePart"):
+        with self.assertRaisesRegex(PluginError, "plugin 'wrong' failed in heatdeploy_template_parts: "
+                                                 "returned dict, not TemplatePart"):
             render_text(SPARK_SPEC, wrong)
 
     def test_user_data_may_not_use_reserved_tokens(self) -> None:
         part = UserDataPart(commands=("echo __heatdeploy_wc_notify__",))
         plugins = builtin_plugins(sneaky=plugin(heatdeploy_user_data=lambda spec, node_group, framework: part))
-        with self.assertRaisesRegex(RenderError, "user data from 'sneaky' contains a reserved"):
+        with self.assertRaisesRegex(RenderError, "plugin 'sneaky': user data contains a reserved"):
             render_text(SPARK_SPEC, plugins)
 
     def test_contrib_node_exporter_example(self) -> None:
@@ -176,6 +177,14 @@ class HookCoverageTest(unittest.TestCase):
         documented = set(re.findall(r"^### `(heatdeploy_\w+)", guide, re.MULTILINE))
         self.assertEqual(sorted(set(HOOKS) - documented), [])
         self.assertEqual(sorted(documented - set(HOOKS)), [])
+
+    def test_documented_signatures_match_the_hooks(self) -> None:
+        guide = (ROOT / "docs" / "plugin-guide.md").read_text()
+        documented = dict(re.findall(r"^### `(heatdeploy_\w+)\((.*?)\)`", guide, re.MULTILINE))
+        for name in HOOKS:
+            with self.subTest(hook=name):
+                real = list(inspect.signature(getattr(hookspecs, name)).parameters)
+                self.assertEqual([a.strip() for a in documented[name].split(",") if a.strip()], real)
 
     def test_every_hook_has_a_docstring_and_types(self) -> None:
         for name in HOOKS:

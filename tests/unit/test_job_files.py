@@ -7,8 +7,8 @@ import unittest
 from pathlib import Path
 
 from heatdeploy import SpecError
-from heatdeploy.job_manager import curl_config, substitute
-from heatdeploy.jobs import read_job_file
+from heatdeploy.jobs.manager import curl_config, substitute
+from heatdeploy.jobs.spec import read_job_file
 
 
 class JobFileTest(unittest.TestCase):

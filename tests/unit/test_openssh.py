@@ -8,11 +8,11 @@ import shlex
 import unittest
 from pathlib import Path
 
-from heatdeploy import keys
-from heatdeploy.instances import Instance
-from heatdeploy.openssh import known_hosts, ssh_argv
-from heatdeploy.remote import RemoteError
-from heatdeploy.ssh import AccessConfig
+from heatdeploy.plugin.instance import Instance
+from heatdeploy.plugin.remote import RemoteError
+from heatdeploy.ssh import keys
+from heatdeploy.ssh.connections import AccessConfig
+from heatdeploy.ssh.openssh import known_hosts, ssh_argv
 
 KEY, KNOWN = Path("/keys/100%/id_ed25519"), Path("/keys/100%/known_hosts")
 CONFIG = AccessConfig(private_key="unused here")

@@ -7,8 +7,8 @@ import unittest
 from pathlib import Path
 from types import SimpleNamespace
 
-from heatdeploy import PluginError, hookimpl, plugins_from
-from heatdeploy.plugin_manager import Plugins
+from heatdeploy import PluginError, Problem, Step, hookimpl, plugins_from
+from heatdeploy.plugin.manager import Plugins
 from heatdeploy.plugins import spark
 from tests.unit.distributions import ROOT, add_distribution, plugins_json, run_cli
 
@@ -118,9 +118,69 @@ class LoadErrorTest(unittest.TestCase):
         plugins = plugins_from({"spark": spark, "flaky": SimpleNamespace(
             heatdeploy_validate_cluster=heatdeploy_validate_cluster)})
         with self.assertRaises(PluginError) as caught:
-            list(plugins.call("heatdeploy_validate_cluster", spec=None, framework=None))
+            plugins.validate_cluster(spec=None, framework=None)  # type: ignore[arg-type]
         self.assertEqual(str(caught.exception), "plugin 'flaky' failed in heatdeploy_validate_cluster: "
                                                 "KeyError: 'oops'")
+
+
+    def test_a_failure_inside_a_generator_names_its_plugin_too(self) -> None:
+        @hookimpl
+        def heatdeploy_validate_cluster(spec, framework):  # type: ignore[no-untyped-def]
+            yield Problem("name", "fine")
+            raise ValueError("late")
+
+        def quiet() -> SimpleNamespace:
+            return SimpleNamespace(heatdeploy_validate_cluster=hookimpl(lambda spec, framework: None))
+
+        plugins = plugins_from({"a-quiet": quiet(), "lazy": SimpleNamespace(
+            heatdeploy_validate_cluster=heatdeploy_validate_cluster), "z-quiet": quiet()})
+        with self.assertRaisesRegex(PluginError, "^plugin 'lazy' failed in heatdeploy_validate_cluster: "
+                                                 "ValueError: late$"):
+            plugins.validate_cluster(spec=None, framework=None)  # type: ignore[arg-type]
+
+
+class PluggySemanticsTest(unittest.TestCase):
+    """Hooks go through pluggy's relay, so pluggy's own markers work for third parties."""
+
+    def engine_from(self, **plugins: object) -> object:
+        loaded = plugins_from({"spark": spark, **plugins})
+        return loaded.job_engine(loaded.frameworks["spark"])
+
+    def test_firstresult_gives_the_last_registered_engine_unless_one_asks_to_go_first(self) -> None:
+        mine, theirs = SimpleNamespace(types=("mine",)), SimpleNamespace(types=("theirs",))
+        later = SimpleNamespace(heatdeploy_job_engine=hookimpl(lambda framework: mine))
+        self.assertIs(self.engine_from(later=later), mine)
+        first = SimpleNamespace(heatdeploy_job_engine=hookimpl(tryfirst=True)(lambda framework: theirs))
+        self.assertIs(self.engine_from(first=first, later=later), theirs)
+
+    def test_a_wrapper_sees_and_changes_every_result(self) -> None:
+        extra = Step("audit", lambda ctx, remote: None)
+
+        @hookimpl(wrapper=True)
+        def heatdeploy_cluster_steps(spec, framework, operation):  # type: ignore[no-untyped-def]
+            steps = yield
+            return [*steps, [extra]]
+
+        plugins = plugins_from({"spark": spark, "audit": SimpleNamespace(
+            heatdeploy_cluster_steps=heatdeploy_cluster_steps)})
+        self.assertEqual(plugins.cluster_steps(None, plugins.frameworks["spark"], "launch"),  # type: ignore[arg-type]
+                         [extra])
+
+    def test_a_second_plugin_under_a_taken_name_leaves_the_first_in_place(self) -> None:
+        plugins = plugins_from({"spark": spark}, strict=False)
+        plugins.add("spark", SimpleNamespace(heatdeploy_job_engine=hookimpl(lambda framework: None)))
+        self.assertEqual(len(plugins.errors), 1)
+        self.assertIs(plugins.manager.get_plugin("spark"), spark)
+        self.assertEqual(plugins.job_engine(plugins.frameworks["spark"]).types, ("spark", "shell"))
+
+    def test_a_misspelt_hook_is_a_load_error_naming_the_plugin(self) -> None:
+        typo = SimpleNamespace(heatdeploy_clustre_steps=hookimpl(lambda spec: None))
+        plugins = plugins_from({"spark": spark, "typo": typo}, strict=False)
+        self.assertEqual([(e.name, e.error) for e in plugins.errors],
+                         [("typo", "unknown hook(s): heatdeploy_clustre_steps")])
+        self.assertEqual([i.name for i in plugins.info], ["spark"])
+        optional = SimpleNamespace(heatdeploy_future_hook=hookimpl(optionalhook=True)(lambda: None))
+        self.assertEqual(plugins_from({"optional": optional}).errors, [])
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-import heatdeploy.render as render_module
-from heatdeploy.render import RenderError
+import heatdeploy.render.renderer as render_module
+from heatdeploy.render.renderer import RenderError
 from tests.unit.helpers import SPARK_SPEC, parsed, render_text
 
 HADOOP_EXAMPLE = (Path(__file__).resolve().parents[2] / "examples" / "hadoop.yaml").read_text()

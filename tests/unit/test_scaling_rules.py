@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import unittest
 
+from heatdeploy.cloud.outputs import OutputError, from_output
 from heatdeploy.cluster import ClusterError, _leaving, _spec_text_with_counts, _with_counts
-from heatdeploy.instances import Instance, OutputError, from_output
+from heatdeploy.plugin.instance import Instance
 from tests.unit.helpers import SPARK_SPEC, load
 
 

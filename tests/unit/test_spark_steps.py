@@ -6,11 +6,11 @@ import shlex
 import unittest
 from typing import Any
 
-from heatdeploy.health import run_checks
-from heatdeploy.instances import Instance
+from heatdeploy.plugin.instance import Instance
 from heatdeploy.plugins.spark import SPARK
 from heatdeploy.plugins.spark.steps import CONF_DIR, DAEMON, DAEMON_SCRIPT, MASTER_CLASS, WORKER_CLASS
-from heatdeploy.steps import StepsFailed
+from heatdeploy.steps.health import run_checks
+from heatdeploy.steps.orchestrator import StepsFailed
 from heatdeploy.testing import Responses, make_cluster, run_operation
 from tests.unit.helpers import SPARK_SPEC, actions, named, prepared
 

@@ -8,7 +8,7 @@ import unittest
 from pathlib import Path
 
 from heatdeploy import SpecError, read_spec
-from heatdeploy.spec import parse_spec
+from heatdeploy.spec.model import parse_spec
 from tests.unit.helpers import SPARK_SPEC, load
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -49,6 +49,17 @@ class SpecRulesTest(unittest.TestCase):
             "not starting or ending with '-')",
             "spec.yaml:9: node_groups[0].count: must be at least 0, not -1",
             "spec.yaml:12: node_groups[1].count: must be an integer, not string 'many'",
+        ])
+
+    def test_framework_names_are_checked_alongside_the_specs_own_problems(self) -> None:
+        text = SPARK_SPEC.replace("name: worker", "name: master").replace("[master]", "[mastr]")
+        text += "configs: {worker_cores: x}\n"
+        found = errors(text)
+        self.assertEqual(found, [
+            "spec.yaml:10: node_groups[0].processes[0]: unknown process 'mastr'; did you mean 'master'? "
+            "(allowed: master, worker)",
+            "spec.yaml:11: node_groups[1].name: duplicate node group name 'master'",
+            "spec.yaml:14: configs.worker_cores: must be an integer, not 'x'",
         ])
 
     def test_version_must_be_quoted(self) -> None:
@@ -130,6 +141,39 @@ class SpecRulesTest(unittest.TestCase):
     def test_parse_without_plugins_checks_only_the_spec(self) -> None:
         spec = parse_spec(SPARK_SPEC.replace("plugin: spark", "plugin: anything")).spec
         self.assertEqual(spec.plugin, "anything")
+
+
+
+class HostileYamlTest(unittest.TestCase):
+    """Malformed specs of every kind are refused with a located problem, quickly and in bounded memory."""
+
+    def refused(self, text: str) -> str:
+        with self.assertRaises(SpecError) as caught:
+            parse_spec(text, "spec.yaml")
+        return str(caught.exception)
+
+    def test_an_alias_bomb_is_refused_before_it_expands(self) -> None:
+        levels = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+        levels += [f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 9)}]" for n in range(1, 9)]
+        self.assertRegex(self.refused("\n".join(levels) + "\n"),
+                         r"^spec.yaml:\d+: expands to more than 20000 values")
+
+    def test_a_merge_key_bomb_is_refused_too(self) -> None:
+        levels = ["m0: &m0 {k: 1}"] + [f"m{n}: &m{n} {{<<: [{', '.join([f'*m{n - 1}'] * 9)}], x{n}: 1}}"
+                                       for n in range(1, 9)]
+        self.assertIn("expands to more than", self.refused("\n".join(levels) + "\n"))
+
+    def test_recursive_and_deep_documents(self) -> None:
+        self.assertEqual(self.refused("a: &a\n  b: *a\n"),
+                         "spec.yaml:1: invalid YAML: an alias refers to its own anchor")
+        self.assertIn("nested deeper than 32 levels", self.refused("a: " + "[" * 40 + "]" * 40 + "\n"))
+
+    def test_huge_files_binary_junk_unknown_tags_and_duplicate_keys(self) -> None:
+        self.assertIn("file is too large", self.refused("# " + "x" * (1 << 20) + "\n"))
+        self.assertIn("invalid YAML", self.refused("\x00\x01\x02 junk: [\n"))
+        self.assertIn("could not determine a constructor for the tag 'tag:yaml.org,2002:python/object",
+                      self.refused("name: !!python/object:os.system x\n"))
+        self.assertIn("name: duplicate key", self.refused("name: a\nname: b\n"))
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ import unittest
 from collections.abc import Callable
 
 from heatdeploy.events import Event
+from heatdeploy.plugin.remote import Remote, RemoteError, Result
+from heatdeploy.plugin.steps import DeadlineExceeded, Step, StepContext
 from heatdeploy.plugins.spark import SPARK
-from heatdeploy.remote import Remote, RemoteError, Result
-from heatdeploy.steps import DeadlineExceeded, Step, StepContext, StepsFailed, run_steps
+from heatdeploy.steps.orchestrator import StepsFailed, run_steps
 from heatdeploy.testing import RecordingContext, Responses, make_cluster
 from tests.unit.helpers import SPARK_SPEC
 

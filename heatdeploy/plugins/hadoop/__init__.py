@@ -5,18 +5,30 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 
-from heatdeploy import ConfigOption, Framework, Problem, at_least, at_most, exactly_one, hookimpl
-from heatdeploy.framework import Operation
-from heatdeploy.health import Health, HealthCheck
-from heatdeploy.instances import Instance
+from heatdeploy import (
+    ClusterSpec,
+    ConfigOption,
+    Framework,
+    Health,
+    HealthCheck,
+    Instance,
+    Problem,
+    RemoteError,
+    StepContext,
+    at_least,
+    at_most,
+    exactly_one,
+    hookimpl,
+)
 from heatdeploy.plugins.hadoop import steps
 from heatdeploy.plugins.hadoop.steps import REPLICATION
-from heatdeploy.remote import RemoteError
-from heatdeploy.spec import ClusterSpec
-from heatdeploy.steps import Step, StepContext
 
 
 class Hadoop(Framework):
+    launch_steps = staticmethod(steps.launch_steps)
+    scale_up_steps = staticmethod(steps.scale_up_steps)
+    decommission_steps = staticmethod(steps.decommission_steps)
+
     def validate(self, spec: ClusterSpec) -> Iterator[Problem]:
         yield from exactly_one(spec, "namenode")
         yield from exactly_one(spec, "resourcemanager")
@@ -26,9 +38,6 @@ class Hadoop(Framework):
         yield from at_least(spec, "datanode", int(replication), f"{REPLICATION} is {replication}")
         yield from at_least(spec, "nodemanager", 1)
 
-    def steps(self, operation: Operation) -> Sequence[Step]:
-        return {"launch": steps.launch_steps, "scale_up": steps.scale_up_steps,
-                "decommission": steps.decommission_steps}[operation]()
 
     def health_checks(self) -> Sequence[HealthCheck]:
         return [HealthCheck("hdfs-datanodes", datanodes_live),

@@ -17,9 +17,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from heatdeploy.instances import Instance
-from heatdeploy.remote import Remote, RemoteError
-from heatdeploy.steps import Step, StepContext
+from heatdeploy import HeatdeployError, Instance, Remote, RemoteError, Step, StepContext
 
 REPLICATION = "dfs.replication"
 NAMENODE_RPC, NAMENODE_UI, SECONDARY_UI = 9000, 9870, 9868
@@ -78,7 +76,7 @@ fi
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-class DecommissionRefused(Exception):
+class DecommissionRefused(HeatdeployError):
     """Removing these instances would leave HDFS unable to keep its replicas."""
 
 

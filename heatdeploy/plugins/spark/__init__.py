@@ -4,13 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
-from heatdeploy import ConfigOption, Framework, Problem, at_least, exactly_one, hookimpl
-from heatdeploy.framework import Operation
-from heatdeploy.health import Health, HealthCheck
-from heatdeploy.instances import Instance
+from heatdeploy import (
+    ClusterSpec,
+    ConfigOption,
+    Framework,
+    Health,
+    HealthCheck,
+    Instance,
+    JobEngine,
+    Problem,
+    Step,
+    StepContext,
+    at_least,
+    exactly_one,
+    hookimpl,
+)
 from heatdeploy.plugins.spark import steps
-from heatdeploy.spec import ClusterSpec
-from heatdeploy.steps import Step, StepContext
+from heatdeploy.plugins.spark.jobs import SparkJobs
 
 
 class Spark(Framework):
@@ -18,9 +28,40 @@ class Spark(Framework):
         yield from exactly_one(spec, "master")
         yield from at_least(spec, "worker", 1)
 
-    def steps(self, operation: Operation) -> Sequence[Step]:
-        return {"launch": steps.launch_steps, "scale_up": steps.scale_up_steps,
-                "decommission": steps.decommission_steps}[operation]()
+    def launch_steps(self) -> Sequence[Step]:
+        return [
+            Step("spark-configure", steps.configure, processes=("master", "worker"), after=("hosts", "volumes"),
+                 description="write spark-env.sh, spark-defaults.conf and the workers list"),
+            Step("spark-start-master", steps.start_master, processes=("master",), after=("spark-configure",),
+                 description="start the master and wait until it is ALIVE"),
+            Step("spark-start-workers", steps.start_worker, processes=("worker",), after=("spark-start-master",),
+                 description="start the workers"),
+            Step("spark-verify", steps.verify_workers, processes=("master",), scope="all",
+                 after=("spark-start-workers",), description="check every worker is alive on the master"),
+        ]
+
+    def scale_up_steps(self) -> Sequence[Step]:
+        return [
+            Step("spark-configure", steps.configure, processes=("worker",), after=("hosts", "volumes"),
+                 description="configure the new workers"),
+            Step("spark-refresh-workers", steps.refresh_workers_list, processes=("master",), scope="all",
+                 after=("hosts",), description="add the new workers to the workers list"),
+            Step("spark-start-workers", steps.start_worker, processes=("worker",), after=("spark-configure",),
+                 description="start the new workers"),
+            Step("spark-verify", steps.verify_workers, processes=("master",), scope="all",
+                 after=("spark-start-workers", "spark-refresh-workers"),
+                 description="check every worker is alive on the master"),
+        ]
+
+    def decommission_steps(self) -> Sequence[Step]:
+        return [
+            Step("spark-stop-workers", steps.stop_worker, processes=("worker",),
+                 description="stop the leaving workers"),
+            Step("spark-refresh-workers", steps.refresh_workers_list, processes=("master",), scope="all",
+                 after=("spark-stop-workers",), description="remove the leaving workers from the workers list"),
+            Step("spark-verify", steps.verify_workers, processes=("master",), scope="all",
+                 after=("spark-refresh-workers",), description="check only the remaining workers are alive"),
+        ]
 
     def health_checks(self) -> Sequence[HealthCheck]:
         return [HealthCheck("spark-workers", workers_alive)]
@@ -51,19 +92,14 @@ def workers_alive(ctx: StepContext) -> Health:
 
 
 SPARK = Spark(
-    name="spark",
-    title="Spark",
-    versions=("3.5", "4.0"),
-    processes={
-        "master": "the standalone master, which schedules applications on workers",
-        "worker": "a standalone worker, which runs executors",
-    },
+    name="spark", title="Spark", versions=("3.5", "4.0"),
+    processes={"master": "the standalone master, which schedules applications on workers",
+               "worker": "a standalone worker, which runs executors"},
     configs=(
         ConfigOption("spark_home", str, "/opt/spark", "Where Spark is installed on the image."),
         ConfigOption("executor_memory", str, "1g", "Memory per executor (spark.executor.memory)."),
         ConfigOption("daemon_memory", str, "512m", "Heap of the master and worker daemons."),
-        ConfigOption("worker_cores", int, 0,
-                     "Cores a worker offers to executors; 0 means all of the instance's.",
+        ConfigOption("worker_cores", int, 0, "Cores a worker offers to executors; 0 means all of the instance's.",
                      scope="node_group"),
         ConfigOption("worker_memory", str, "",
                      "Memory a worker offers to executors, e.g. 2g; empty means Spark's default.",
@@ -79,7 +115,5 @@ def heatdeploy_register_frameworks(register: Callable[[Framework], None]) -> Non
 
 
 @hookimpl
-def heatdeploy_job_engine(framework: Framework) -> object | None:
-    from heatdeploy.plugins.spark.jobs import SparkJobs
-
+def heatdeploy_job_engine(framework: Framework) -> JobEngine | None:
     return SparkJobs() if framework.name == "spark" else None

@@ -13,10 +13,8 @@ import re
 import shlex
 import urllib.parse
 
-from heatdeploy.instances import Instance
-from heatdeploy.jobs import JobContext, JobRecord, State
+from heatdeploy import Instance, JobContext, JobRecord, JobState, Remote
 from heatdeploy.plugins.spark import steps
-from heatdeploy.remote import Remote
 
 RUNNER = f"""#!/bin/sh
 # Runs a job, keeping its output and exit status beside it for heatdeploy.
@@ -37,7 +35,7 @@ else echo gone; fi
 class SparkJobs:
     """Runs ``spark`` and ``shell`` jobs on a Spark standalone cluster."""
 
-    types = ("spark", "shell")
+    types: tuple[str, ...] = ("spark", "shell")
 
     def driver(self, ctx: JobContext) -> Instance:
         return ctx.running("master")[0]
@@ -56,7 +54,7 @@ class SparkJobs:
         if job.type == "shell":
             return ["sh", program, *args]
         master = self.driver(ctx)
-        command = [f"{ctx.config['spark_home']}/bin/spark-submit", "--master",
+        command = [f"{ctx.config('spark_home')}/bin/spark-submit", "--master",
                    f"spark://{master.fixed_ip}:{steps.MASTER_PORT}", "--name", job.id]
         for key, value in sorted(job.conf.items()):
             command += ["--conf", f"{key}={value}"]
@@ -64,7 +62,7 @@ class SparkJobs:
             command += ["--class", job.main_class]
         return [*command, program, *args]
 
-    def status(self, ctx: JobContext, job: JobRecord) -> tuple[State, str]:
+    def status(self, ctx: JobContext, job: JobRecord) -> tuple[JobState, str]:
         remote = ctx.remote(self.driver(ctx))
         runner = remote.run(["sh", "-c", STATUS_SCRIPT, "sh", job.directory]).stdout.strip()
         app = self._application(ctx, job) if job.type == "spark" else None
@@ -95,7 +93,7 @@ class SparkJobs:
             app_id = job.engine["app_id"] = found[-1]
         status = steps.master_status(remote)
         for kind in ("activeapps", "completedapps"):
-            for app in status.get(kind) or []:  # type: ignore[attr-defined]
+            for app in status.get(kind) or []:
                 if isinstance(app, dict) and app.get("id") == app_id:
                     return {"id": app_id, "state": str(app.get("state"))}
         return {"id": app_id, "state": "UNKNOWN"}

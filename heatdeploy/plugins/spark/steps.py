@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import shlex
+from typing import Any
 
-from heatdeploy.instances import Instance
-from heatdeploy.remote import Remote, RemoteError
-from heatdeploy.steps import Step, StepContext
+from heatdeploy import Instance, Remote, RemoteError, StepContext
 
 MASTER_PORT, MASTER_UI, WORKER_UI = 7077, 8080, 8081
 CONF_DIR = "/opt/heatdeploy/spark/conf"
@@ -148,7 +147,7 @@ def stop_worker(ctx: StepContext, remote: Remote) -> None:
     remote.run([DAEMON, "stop", "worker"])
 
 
-def master_status(remote: Remote) -> dict[str, object]:
+def master_status(remote: Remote) -> dict[str, Any]:
     """The master's JSON status page, fetched through the instance's SSH connection."""
     status, body = remote.http("GET", MASTER_UI, "/json/")
     if status != 200:
@@ -159,9 +158,9 @@ def master_status(remote: Remote) -> dict[str, object]:
         return {}
 
 
-def alive_workers(status: dict[str, object]) -> set[str]:
+def alive_workers(status: dict[str, Any]) -> set[str]:
     workers = status.get("workers") or []
-    return {w["host"] for w in workers if isinstance(w, dict) and w.get("state") == "ALIVE"}  # type: ignore[misc]
+    return {w["host"] for w in workers if isinstance(w, dict) and w.get("state") == "ALIVE"}
 
 
 def verify_workers(ctx: StepContext, remote: Remote) -> None:
@@ -169,40 +168,3 @@ def verify_workers(ctx: StepContext, remote: Remote) -> None:
     expected = {i.fixed_ip for i in ctx.running("worker")}
     ctx.wait_until(f"{len(expected)} Spark worker(s) alive",
                    lambda: alive_workers(master_status(remote)) == expected, START_TIMEOUT)
-
-
-def launch_steps() -> list[Step]:
-    return [
-        Step("spark-configure", configure, processes=("master", "worker"), after=("hosts", "volumes"),
-             description="write spark-env.sh, spark-defaults.conf and the workers list"),
-        Step("spark-start-master", start_master, processes=("master",), after=("spark-configure",),
-             description="start the master and wait until it is ALIVE"),
-        Step("spark-start-workers", start_worker, processes=("worker",), after=("spark-start-master",),
-             description="start the workers"),
-        Step("spark-verify", verify_workers, processes=("master",), scope="all",
-             after=("spark-start-workers",), description="check every worker is alive on the master"),
-    ]
-
-
-def scale_up_steps() -> list[Step]:
-    return [
-        Step("spark-configure", configure, processes=("worker",), after=("hosts", "volumes"),
-             description="configure the new workers"),
-        Step("spark-refresh-workers", refresh_workers_list, processes=("master",), scope="all",
-             after=("hosts",), description="add the new workers to the workers list"),
-        Step("spark-start-workers", start_worker, processes=("worker",), after=("spark-configure",),
-             description="start the new workers"),
-        Step("spark-verify", verify_workers, processes=("master",), scope="all",
-             after=("spark-start-workers", "spark-refresh-workers"),
-             description="check every worker is alive on the master"),
-    ]
-
-
-def decommission_steps() -> list[Step]:
-    return [
-        Step("spark-stop-workers", stop_worker, processes=("worker",), description="stop the leaving workers"),
-        Step("spark-refresh-workers", refresh_workers_list, processes=("master",), scope="all",
-             after=("spark-stop-workers",), description="remove the leaving workers from the workers list"),
-        Step("spark-verify", verify_workers, processes=("master",), scope="all",
-             after=("spark-refresh-workers",), description="check only the remaining workers are alive"),
-    ]

@@ -1,0 +1,236 @@
+"""The ``heatdeploy`` command: its parser, the offline commands, and the one place errors are reported.
+
+Every command is a handler ``(args, progress) -> exit status``. Errors are
+caught here only: a :class:`~heatdeploy.HeatdeployError` becomes one line
+(plus its details) and its exit status, with a final ``error`` event in
+JSON mode; errors of the cloud and SSH libraries and any other failure
+become one line and exit 1. ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from heatdeploy.cli import binaries, jobs, lifecycle
+from heatdeploy.cli.options import command, format_option, plugins
+from heatdeploy.cli.output import Progress
+from heatdeploy.errors import ExitStatus, HeatdeployError
+from heatdeploy.plugin.manager import Plugins
+from heatdeploy.plugin.validation import load_and_validate
+from heatdeploy.render.renderer import render
+from heatdeploy.spec import model as spec_model
+from heatdeploy.spec.problems import SpecError
+
+
+def _package_version() -> str:
+    try:
+        return version("heatdeploy")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True))
+
+
+def cmd_validate(args: argparse.Namespace, progress: Progress) -> int:
+    results = []
+    for path in args.specs:
+        try:
+            loaded = load_and_validate(path, plugins())
+        except SpecError as exc:
+            results.append({"file": path, "valid": False, "errors": [vars(p) for p in exc.problems]})
+            if args.format == "text":
+                for problem in exc.problems:
+                    print(problem, file=sys.stderr)
+            continue
+        spec = loaded.spec
+        instances = sum(g.count for g in spec.node_groups)
+        results.append({"file": path, "valid": True, "errors": []})
+        if args.format == "text":
+            print(f"{path}: valid ({spec.plugin} {spec.version}, {instances} instance(s) "
+                  f"in {len(spec.node_groups)} node group(s))")
+    valid = all(r["valid"] for r in results)
+    if args.format == "json":
+        _print_json({"valid": valid, "files": results})
+    return ExitStatus.OK if valid else ExitStatus.BAD_INPUT
+
+
+def cmd_render(args: argparse.Namespace, progress: Progress) -> int:
+    loaded = load_and_validate(args.spec, plugins())
+    framework = plugins().frameworks[loaded.spec.plugin]
+    rendered = render(loaded.spec, framework, plugins())
+    if args.output:
+        for path in rendered.write(args.output):
+            print(path)
+    else:
+        sys.stdout.write(rendered.template)
+    return ExitStatus.OK
+
+
+def cmd_schema(args: argparse.Namespace, progress: Progress) -> int:
+    _print_json(spec_model.schema())
+    return ExitStatus.OK
+
+
+def plugins_report(plugins: Plugins) -> dict[str, Any]:
+    """What ``heatdeploy plugins --format json`` prints."""
+    return {
+        "plugins": [vars(info) for info in plugins.info],
+        "errors": [vars(error) for error in plugins.errors],
+    }
+
+
+def cmd_plugins(args: argparse.Namespace, progress: Progress) -> int:
+    report = plugins_report(plugins())
+    if args.format == "json":
+        _print_json(report)
+        return ExitStatus.OK
+    for info in report["plugins"]:
+        where = f"{info['package']} {info['version']}" if info["package"] else "not packaged"
+        print(f"{info['name']} ({where})")
+        for name, versions in sorted(info["frameworks"].items()):
+            print(f"  framework {name}: versions {', '.join(versions)}")
+        print(f"  hooks: {', '.join(info['hooks'])}")
+    for error in report["errors"]:
+        print(f"{error['name']} ({error['package'] or 'unknown package'}): "
+              f"failed to load: {error['error']}", file=sys.stderr)
+    if not report["plugins"] and not report["errors"]:
+        print("no plugins installed")
+    return ExitStatus.OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="heatdeploy",
+        description="Data-processing clusters (Spark, Hadoop, ...) on OpenStack Heat.",
+        epilog="Run 'heatdeploy COMMAND --help' for a command's options and an example.\n"
+               "Exit status: 0 success, 1 failure, 2 bad input, 130 interrupted.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"heatdeploy {_package_version()}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = command(sub, "validate", cmd_validate, "check cluster specs against their framework",
+                "heatdeploy validate examples/spark.yaml examples/hadoop.yaml")
+    p.add_argument("specs", nargs="+", metavar="SPEC", help="cluster spec files (YAML)")
+    format_option(p)
+
+    p = command(sub, "render", cmd_render, "render a cluster spec into Heat templates, offline",
+                "heatdeploy render examples/spark.yaml -o build/spark")
+    p.add_argument("spec", metavar="SPEC", help="cluster spec file (YAML)")
+    p.add_argument("-o", "--output", metavar="DIR",
+                   help="write the template, nested files and environment into DIR "
+                        "(default: print the main template)")
+
+    command(sub, "schema", cmd_schema, "print the cluster spec's JSON Schema (for editors)",
+            "heatdeploy schema > heatdeploy-spec.schema.json")
+
+    p = command(sub, "plugins", cmd_plugins, "list installed plugins and load errors",
+                "heatdeploy plugins --format json")
+    format_option(p)
+    lifecycle.add_commands(sub)
+    jobs.add_commands(sub)
+    binaries.add_commands(sub)
+    _add_local(sub)
+    return parser
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """Parse ``argv``; what follows ``--`` goes to the command's ``args`` untouched (a job's arguments).
+
+    argparse does not pass ``--`` through nested sub-commands, so it is split off here.
+    """
+    passthrough: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1:]
+    args = parser.parse_args(argv)
+    if passthrough:
+        if not hasattr(args, "args"):
+            parser.error(f"unexpected arguments after --: {' '.join(passthrough)}")
+        args.args = [*args.args, *passthrough]
+    return args
+
+
+def _add_local(sub: Any) -> None:
+    """The local cloud's commands, when its extra is installed."""
+    try:
+        from heatdeploy.local.cli import add_parser
+    except ImportError:
+        return
+    add_parser(sub)
+
+
+_LIBRARY_ERRORS = (
+    ("keystoneauth1.exceptions", "ClientException", "Keystone"),
+    ("swiftclient.exceptions", "ClientException", "Swift"),
+    ("heatclient.exc", "BaseException", "Heat"),
+    ("paramiko", "SSHException", "SSH"),
+)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line for an error that is not a HeatdeployError: the library that raised it, and its message.
+
+    Only libraries already imported can have raised, so none is imported here.
+    """
+    for module, name, service in _LIBRARY_ERRORS:
+        loaded = sys.modules.get(module)
+        if loaded is not None and isinstance(exc, getattr(loaded, name)):
+            return f"{service}: {exc}"
+    if isinstance(exc, OSError):
+        return str(exc)
+    return f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)"
+
+
+def report(progress: Progress, exc: BaseException) -> ExitStatus:
+    """Tell the user what failed, in one place for every command; return the exit status."""
+    if isinstance(exc, SpecError):
+        if progress.json:
+            progress.emit({"event": "error", "exit_status": int(exc.exit_status), "message": str(exc),
+                           "problems": [vars(p) for p in exc.problems]})
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return exc.exit_status
+    if isinstance(exc, HeatdeployError):
+        progress.error(str(exc), exc.exit_status)
+        return exc.exit_status
+    progress.error(describe_failure(exc), ExitStatus.FAILED)
+    return ExitStatus.FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(build_parser(), list(sys.argv[1:] if argv is None else argv))
+    progress = Progress(getattr(args, "format", "text"))
+    try:
+        return int(args.handler(args, progress))
+    except KeyboardInterrupt:
+        progress.error(getattr(args, "interrupted", "interrupted"), ExitStatus.INTERRUPTED)
+        return ExitStatus.INTERRUPTED
+    except BrokenPipeError:
+        raise  # the reader of our output is gone: run() ends quietly
+    except Exception as exc:
+        if getattr(args, "debug", False):
+            traceback.print_exc()
+        return report(progress, exc)
+
+
+def run() -> None:
+    """Console script entry point."""
+    try:
+        status = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (``heatdeploy plugins | head``): nothing more to say, and
+        # nothing to flush at exit either, so stdout goes to /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = ExitStatus.FAILED
+    sys.exit(status)

@@ -1,0 +1,83 @@
+"""What the command line's commands share: declaring a command, common options, the plugins, the managers.
+
+The cloud libraries are imported only when a command that needs them runs:
+they take most of a second to import, which ``validate`` and ``render``
+should not pay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from heatdeploy.cli.output import Progress
+from heatdeploy.plugin.manager import Plugins, load_plugins
+
+if TYPE_CHECKING:
+    from heatdeploy.cluster import ClusterManager, Options
+
+Handler = Callable[[argparse.Namespace, Progress], int]
+
+RERUN = "interrupted: run the same command again to finish, or delete the cluster"
+
+
+@functools.cache
+def plugins() -> Plugins:
+    """The installed plugins, loaded once, on first use."""
+    return load_plugins()
+
+
+def command(sub: Any, name: str, handler: Handler, help: str, example: str,
+            interrupted: str = "interrupted") -> argparse.ArgumentParser:
+    """Declare a sub-command; ``interrupted`` is what Ctrl-C or TERM during it tells the user."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=help, description=help,
+        epilog=f"example:\n  {example}", formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.set_defaults(handler=handler, interrupted=interrupted)
+    return parser
+
+
+def format_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="output format: json prints one event per line and a final result "
+                             "or error event (meant for scripts and CI)")
+
+
+def cloud_options(parser: argparse.ArgumentParser, trustee: bool = True) -> None:
+    parser.add_argument("--os-cloud", metavar="CLOUD", default=None,
+                        help="clouds.yaml entry (default: $OS_CLOUD, else OS_* variables)")
+    if trustee:
+        parser.add_argument("--trustee-cloud", metavar="CLOUD", default=None,
+                            help="clouds.yaml entry of heatdeploy's trustee; enables trust mode "
+                                 "(default: $HEATDEPLOY_TRUSTEE_CLOUD, else the cloud's heatdeploy_trustee_cloud)")
+
+
+def access_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-floating-ip", action="store_true",
+                        help="reach instances at their fixed addresses even when they have floating ones")
+    parser.add_argument("--proxy-command", metavar="TEMPLATE",
+                        help="command to reach instances through, with {host} and {port} "
+                             "(default: $HEATDEPLOY_PROXY_COMMAND), e.g. 'ssh -W {host}:{port} bastion'")
+
+
+def manager(args: argparse.Namespace, progress: Progress) -> ClusterManager:
+    """The cluster manager for the cloud the command's options name."""
+    from heatdeploy.cloud.auth import load_cloud
+    from heatdeploy.cluster import ClusterManager
+
+    cloud = load_cloud(args.os_cloud, getattr(args, "trustee_cloud", None))
+    return ClusterManager(cloud.session, plugins(), trustee_cloud=cloud.trustee_cloud, region=cloud.region,
+                          on_event=progress)
+
+
+def options(args: argparse.Namespace) -> Options:
+    """An operation's options from the command's arguments."""
+    from heatdeploy.cluster import Options
+
+    return Options(wait=getattr(args, "wait", True), timeout_minutes=getattr(args, "timeout", None),
+                   trust_days=getattr(args, "trust_days", None) or Options.trust_days,
+                   use_floating_ip=not getattr(args, "no_floating_ip", False),
+                   proxy_command=getattr(args, "proxy_command", None) or os.environ.get("HEATDEPLOY_PROXY_COMMAND"))

@@ -1,0 +1,122 @@
+"""Credentials and Keystone trusts.
+
+The caller's credentials come from clouds.yaml, ``OS_CLOUD`` or ``OS_*``
+variables through openstacksdk's config loader (password, token and
+application credentials alike). Embedding services pass their own
+keystoneauth1 session instead.
+
+In trust mode, heatdeploy's trustee (a service user whose credentials are a
+clouds.yaml entry of their own) acts for the user through a Keystone trust:
+impersonating, holding only the roles a cluster needs, expiring, and
+redelegatable exactly once (Heat creates its own trust from the token it is
+given). Deferred work then survives the user's token expiring.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import openstack.config
+import openstack.exceptions
+from keystoneauth1 import exceptions as ks_exceptions
+from keystoneauth1 import loading
+from keystoneauth1 import session as ks_session
+
+from heatdeploy.errors import HeatdeployError
+
+TRUST_ROLES = ("member",)
+"""What a cluster's deferred work needs: Heat stacks and Swift objects in the user's project."""
+DEFAULT_TRUST_DAYS = 3
+TRUSTEE_ENV = "HEATDEPLOY_TRUSTEE_CLOUD"
+TRUSTEE_KEY = "heatdeploy_trustee_cloud"
+_IDENTITY = {"service_type": "identity", "interface": "public", "version": (3, 0)}
+_SCOPE_KEYS = {"project_id", "project_name", "project_domain_id", "project_domain_name",
+               "domain_id", "domain_name", "system_scope", "tenant_id", "tenant_name"}
+
+
+class AuthError(HeatdeployError):
+    """Credentials or trusts are missing or refused; the message says which."""
+
+
+@dataclass(frozen=True)
+class Cloud:
+    """A cloud as the user configured it: a session plus heatdeploy's settings."""
+
+    session: ks_session.Session
+    name: str | None
+    trustee_cloud: str | None
+    region: str | None = None
+
+
+def load_cloud(cloud: str | None = None, trustee_cloud: str | None = None) -> Cloud:
+    """The user's session from clouds.yaml or the environment.
+
+    The trustee cloud is, in order: ``trustee_cloud``, ``HEATDEPLOY_TRUSTEE_CLOUD``,
+    the cloud entry's own ``heatdeploy_trustee_cloud`` key; none means no trust mode.
+    """
+    try:
+        region = openstack.config.OpenStackConfig().get_one(cloud=cloud)
+    except (openstack.exceptions.ConfigException, ks_exceptions.ClientException) as exc:
+        raise AuthError(f"cannot load cloud {cloud or os.environ.get('OS_CLOUD') or '(environment)'}: {exc}") \
+            from None
+    trustee = trustee_cloud or os.environ.get(TRUSTEE_ENV) or region.config.get(TRUSTEE_KEY)
+    return Cloud(region.get_session(), region.name, trustee, region.region_name)
+
+
+def _trustee_auth_options(trustee_cloud: str) -> tuple[dict[str, Any], Any]:
+    region = openstack.config.OpenStackConfig().get_one(cloud=trustee_cloud)
+    if region.config.get("auth_type", "password") not in ("password", "v3password"):
+        raise AuthError(f"trustee cloud {trustee_cloud!r} must use password authentication "
+                        "(trusts cannot be used with other methods)")
+    return dict(region.config["auth"]), region.config.get("verify", True)
+
+
+def trustee_session(trustee_cloud: str, trust_id: str | None = None) -> ks_session.Session:
+    """A session for the trustee: scoped to ``trust_id`` when given, else as configured."""
+    options, verify = _trustee_auth_options(trustee_cloud)
+    if trust_id is not None:
+        options = {k: v for k, v in options.items() if k not in _SCOPE_KEYS}
+        options["trust_id"] = trust_id
+    auth: Any = loading.get_plugin_loader("password").load_from_options(**options)
+    return ks_session.Session(auth=auth, verify=verify)
+
+
+@dataclass(frozen=True)
+class Trust:
+    id: str
+    expires_at: str
+    roles: tuple[str, ...]
+
+
+def create_trust(user: ks_session.Session, trustee_user_id: str, *, roles: tuple[str, ...] = TRUST_ROLES,
+                 days: float = DEFAULT_TRUST_DAYS) -> Trust:
+    """A trust from the session's user to ``trustee_user_id`` in the session's project."""
+    expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=days)
+    body = {"trust": {
+        "trustor_user_id": user.get_user_id(),
+        "trustee_user_id": trustee_user_id,
+        "project_id": user.get_project_id(),
+        "impersonation": True,
+        "roles": [{"name": role} for role in roles],
+        "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "allow_redelegation": True,
+        "redelegation_count": 1,
+    }}
+    try:
+        trust = user.post("OS-TRUST/trusts", json=body, endpoint_filter=_IDENTITY).json()["trust"]
+    except ks_exceptions.HttpError as exc:
+        raise AuthError(f"Keystone refused the trust: {exc.message or exc}") from None
+    return Trust(trust["id"], trust["expires_at"], tuple(r["name"] for r in trust["roles"]))
+
+
+def delete_trust(session: ks_session.Session, trust_id: str) -> bool:
+    """Delete a trust; ``False`` when it was already gone."""
+    try:
+        session.delete(f"OS-TRUST/trusts/{trust_id}", endpoint_filter=_IDENTITY)
+    except ks_exceptions.NotFound:
+        return False
+    return True
+

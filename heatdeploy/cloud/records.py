@@ -1,0 +1,134 @@
+"""Cluster records, kept in the user's own project in Swift.
+
+A cluster's record (what heatdeploy made: stack, trust, state) and its
+generated private key live in the private container ``heatdeploy`` of the
+project, so that any machine with the project's credentials can inspect,
+scale or delete the cluster, and nothing essential lives only on the
+launching machine. The container has no ACLs: only the project's users
+(and heatdeploy's trustee, through the cluster's trust) can read it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from keystoneauth1 import session as ks_session
+from swiftclient.exceptions import ClientException
+
+from heatdeploy.cloud import object_store
+from heatdeploy.plugin.jobs import JobRecord, utc_now
+
+CONTAINER = "heatdeploy"
+
+
+@dataclass
+class ClusterRecord:
+    """What heatdeploy knows about a cluster beyond its stack."""
+
+    name: str
+    plugin: str
+    version: str
+    spec: str
+    """The spec's YAML text, as launched (scaling updates its counts)."""
+    state: str = "creating"
+    stack_id: str | None = None
+    trust_id: str | None = None
+    trustee_cloud: str | None = None
+    public_key: str = ""
+    created_at: str = field(default_factory=utc_now)
+    updated_at: str = field(default_factory=utc_now)
+    removed: dict[str, list[str]] = field(default_factory=dict)
+    """Per node group, member indices removed so far: kept in every later render."""
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), indent=1, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> ClusterRecord:
+        raw: dict[str, Any] = json.loads(data)
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in raw.items() if k in known})
+
+
+class Records:
+    """Records and keys of one project's clusters."""
+
+    def __init__(self, session: ks_session.Session, region: str | None = None) -> None:
+        self.swift = object_store.connection(session, region)
+        self._container_ready = False
+
+    def _ensure_container(self) -> None:
+        if not self._container_ready:
+            self.swift.put_container(CONTAINER)
+            self._container_ready = True
+
+    def _get(self, name: str) -> bytes | None:
+        try:
+            _, body = self.swift.get_object(CONTAINER, name)
+        except ClientException as exc:
+            if exc.http_status == 404:
+                return None
+            raise
+        return bytes(body)
+
+    def _delete(self, name: str) -> None:
+        try:
+            self.swift.delete_object(CONTAINER, name)
+        except ClientException as exc:
+            if exc.http_status != 404:
+                raise
+
+    def _put(self, name: str, data: bytes, content_type: str) -> None:
+        self._ensure_container()
+        # A file object, not bytes: when the token expired during a long operation, swiftclient
+        # answers the 401 by re-authenticating and sending again, which needs to rewind the body.
+        self.swift.put_object(CONTAINER, name, io.BytesIO(data), content_length=len(data),
+                              content_type=content_type)
+
+    def save(self, record: ClusterRecord) -> None:
+        record.updated_at = utc_now()
+        self._put(f"clusters/{record.name}/record.json", record.to_json(), "application/json")
+
+    def load(self, name: str) -> ClusterRecord | None:
+        data = self._get(f"clusters/{name}/record.json")
+        return ClusterRecord.from_json(data) if data is not None else None
+
+    def all(self) -> list[ClusterRecord]:
+        names = [n.split("/")[1] for n in self._names("clusters/") if n.endswith("/record.json")]
+        return [r for r in (self.load(n) for n in sorted(names)) if r is not None]
+
+    def _names(self, prefix: str) -> list[str]:
+        """Object names under ``prefix``; none before the container exists."""
+        try:
+            _, objects = self.swift.get_container(CONTAINER, prefix=prefix, full_listing=True)
+        except ClientException as exc:
+            if exc.http_status == 404:
+                return []
+            raise
+        return [o["name"] for o in objects]
+
+    def save_private_key(self, name: str, private_key: str) -> None:
+        self._put(f"clusters/{name}/id_ed25519", private_key.encode(), "application/octet-stream")
+
+    def private_key(self, name: str) -> str | None:
+        data = self._get(f"clusters/{name}/id_ed25519")
+        return data.decode() if data is not None else None
+
+    def save_job(self, job: JobRecord) -> None:
+        self._put(f"jobs/{job.id}.json", job.to_json(), "application/json")
+
+    def load_job(self, job_id: str) -> JobRecord | None:
+        data = self._get(f"jobs/{job_id}.json")
+        return JobRecord.from_json(data) if data is not None else None
+
+    def list_jobs(self, cluster: str | None = None) -> list[JobRecord]:
+        jobs = [self.load_job(n[len("jobs/"):-len(".json")]) for n in self._names("jobs/")]
+        return [j for j in jobs if j is not None and (cluster is None or j.cluster == cluster)]
+
+    def delete(self, name: str) -> None:
+        """Delete everything stored for cluster ``name``."""
+        for suffix in ("id_ed25519", "record.json"):
+            self._delete(f"clusters/{name}/{suffix}")

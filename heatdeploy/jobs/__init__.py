@@ -1,0 +1,1 @@
+"""Jobs on launched clusters: job specs, binaries in Swift, and the job manager."""

@@ -1,0 +1,270 @@
+"""Running jobs on launched clusters: stage, start, watch, collect, cancel.
+
+The job's binary and inputs come from Swift and its outputs go back there,
+through short-lived temp URLs scoped to the exact objects: no user or
+service credentials ever reach an instance. Temp URLs are handed to curl on
+standard input, never on a command line other processes could read.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import posixpath
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from heatdeploy.cloud import binaries
+from heatdeploy.cloud.project import ObjectStore, RecordStore
+from heatdeploy.cloud.records import ClusterRecord
+from heatdeploy.cluster import ClusterManager, Options
+from heatdeploy.errors import HeatdeployError
+from heatdeploy.events import Event
+from heatdeploy.jobs.spec import JobSpec
+from heatdeploy.plugin.jobs import FINAL, JobContext, JobEngine, JobRecord, new_job_id, utc_now
+from heatdeploy.plugin.remote import Remote
+from heatdeploy.spec.model import LoadedSpec
+
+
+class JobError(HeatdeployError):
+    """A job could not be run or found; the message says why."""
+
+
+def _folder(kind: str, name: str) -> str:
+    return kind if not name else f"{kind}.{name}"
+
+
+def substitute(args: list[str], paths: Mapping[str, str]) -> list[str]:
+    """Replace ``{input}``, ``{input.NAME}``, ``{output}``, ``{output.NAME}`` in each argument.
+
+    Plain text replacement of known placeholders only: other braces in
+    arguments (JSON, Spark SQL) are left alone.
+    """
+    out = []
+    for arg in args:
+        for placeholder, path in sorted(paths.items(), key=lambda kv: -len(kv[0])):
+            arg = arg.replace("{" + placeholder + "}", path)
+        out.append(arg)
+    return out
+
+
+def curl_config(pairs: list[tuple[str, str]], option: str) -> bytes:
+    """A curl config file (read with ``-K -``) of (URL, path) pairs; ``option`` is output or upload-file."""
+    lines = []
+    for url, path in pairs:
+        lines += [f'url = "{_curl_quote(url)}"', f'{option} = "{_curl_quote(path)}"']
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _curl_quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+class JobManager:
+    """Jobs on the clusters of one project, through a :class:`~heatdeploy.ClusterManager`."""
+
+    def __init__(self, clusters: ClusterManager) -> None:
+        self.clusters = clusters
+
+    # -- plumbing -----------------------------------------------------------------------------------------
+
+    def _cluster(self, name: str) -> ClusterRecord:
+        record = self.clusters.cloud.records.load(name)
+        if record is None:
+            raise JobError(f"no cluster named {name}")
+        if record.state != "active":
+            raise JobError(f"cluster {name} is {record.state}, not active")
+        return record
+
+    @contextlib.contextmanager
+    def _context(self, record: ClusterRecord) -> Iterator[tuple[JobContext, JobEngine]]:
+        spec = self.clusters.spec_of(record)
+        framework = self.clusters.plugins.framework(spec.plugin)
+        engine = self.clusters.plugins.job_engine(framework) if framework else None
+        if framework is None or engine is None:
+            raise JobError(f"no job engine for {spec.plugin} clusters")
+        instances = self.clusters.instances(record)
+        with self.clusters.connections(record, instances) as connections:
+            yield JobContext(spec=spec, framework=framework, instances=instances, connect=connections.get), engine
+
+    def _work(self, record: ClusterRecord) -> RecordStore:
+        return self.clusters.work_cloud(record).records
+
+    def _phase(self, message: str) -> None:
+        self.clusters.emit(Event("phase", message=message))
+
+    # -- run ----------------------------------------------------------------------------------------------
+
+    def run(self, cluster: str, request: JobSpec) -> JobRecord:
+        """Stage the job's binary and inputs on the cluster and start it; returns its record."""
+        record = self._cluster(cluster)
+        store = self.clusters.work_cloud(record).object_store()
+        binary = request.binary
+        if not binary.startswith("swift://"):
+            self._phase(f"uploading {binary}")
+            binary = store.upload(Path(binary))
+        job = JobRecord(id=new_job_id(), cluster=cluster, type=request.type, binary=binary, args=request.args,
+                        main_class=request.main_class, conf=request.conf, inputs=request.inputs,
+                        outputs=request.outputs)
+        with self._context(record) as (ctx, engine):
+            if request.type not in engine.types:
+                raise JobError(f"{request.type!r} jobs are not supported here (types: {', '.join(engine.types)})")
+            driver = engine.driver(ctx)
+            job.instance = driver.name
+            self._work(record).save_job(job)
+            program = self._stage_binary(store, ctx.remote(driver), job)
+            paths = self._stage_inputs(store, ctx, job)
+            paths.update(self._output_folders(ctx.remote(driver), job))
+            self._phase(f"starting {job.type} job {job.id} on {driver.name}")
+            engine.start(ctx, job, program, substitute(job.args, paths))
+        job.state = "RUNNING"
+        self._work(record).save_job(job)
+        return job
+
+    def _stage_binary(self, store: ObjectStore, remote: Remote, job: JobRecord) -> str:
+        container, name = binaries.parse_swift_url(job.binary)
+        path = f"{job.directory}/{posixpath.basename(name)}"
+        self._fetch(remote, [(store.temp_url(container, name, "GET"), path)])
+        return path
+
+    def _stage_inputs(self, store: ObjectStore, ctx: JobContext, job: JobRecord) -> dict[str, str]:
+        """Download each input to the same place on every instance; return the placeholders."""
+        paths: dict[str, str] = {}
+        for name, source in job.inputs.items():
+            container, prefix = binaries.parse_swift_url(source)
+            folder = f"{job.directory}/{_folder('input', name)}"
+            objects = store.names(container, prefix) if prefix.endswith("/") else [prefix]
+            if not objects:
+                raise JobError(f"input {source} is empty")
+            pairs = [(store.temp_url(container, o, "GET"),
+                      f"{folder}/{o[len(prefix):] if prefix.endswith('/') else posixpath.basename(o)}")
+                     for o in objects]
+            self._phase(f"staging {source} ({len(pairs)} object(s)) on {len(ctx.instances)} instance(s)")
+            for instance in ctx.instances:
+                self._fetch(ctx.remote(instance), pairs)
+            paths[_folder("input", name)] = folder if prefix.endswith("/") else pairs[0][1]
+        return paths
+
+    def _output_folders(self, remote: Remote, job: JobRecord) -> dict[str, str]:
+        folders = {_folder("output", name): f"{job.directory}/{_folder('output', name)}" for name in job.outputs}
+        if folders:
+            remote.run(["mkdir", "-p", *folders.values()])
+        return folders
+
+    @staticmethod
+    def _fetch(remote: Remote, pairs: builtins.list[tuple[str, str]]) -> None:
+        folders = sorted({posixpath.dirname(path) for _, path in pairs})
+        remote.run(["mkdir", "-p", *folders])
+        remote.run(["curl", "-fsS", "--retry", "3", "-K", "-"], stdin=curl_config(pairs, "output"))
+
+    # -- watch --------------------------------------------------------------------------------------------
+
+    def load(self, job_id: str) -> tuple[JobRecord, ClusterRecord]:
+        records = self.clusters.cloud.records
+        job = records.load_job(job_id)
+        if job is None:
+            raise JobError(f"no job {job_id}")
+        record = records.load(job.cluster)
+        if record is None:
+            raise JobError(f"the cluster of job {job_id} ({job.cluster}) is gone")
+        return job, record
+
+    def status(self, job_id: str) -> JobRecord:
+        """The job, refreshed from the framework; a job that just succeeded gets its outputs collected."""
+        job, record = self.load(job_id)
+        if job.state in FINAL:
+            return job
+        with self._context(record) as (ctx, engine):
+            state, message = engine.status(ctx, job)
+            if state == "SUCCEEDED" and job.outputs:
+                store = self.clusters.work_cloud(record).object_store()
+                self._collect(store, ctx.remote(engine.driver(ctx)), job)
+        job.state, job.message = state, message
+        if state in FINAL:
+            job.finished_at = utc_now()
+        self._work(record).save_job(job)
+        return job
+
+    def _collect(self, store: ObjectStore, remote: Remote, job: JobRecord) -> None:
+        for name, target in job.outputs.items():
+            folder = f"{job.directory}/{_folder('output', name)}"
+            files = remote.run(["find", folder, "-type", "f"]).stdout.split("\n")
+            container, prefix = binaries.parse_swift_url(target)
+            store.make_container(container)
+            prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+            pairs = [(store.temp_url(container, prefix + f[len(folder) + 1:], "PUT"), f)
+                     for f in files if f]
+            self._phase(f"collecting {len(pairs)} output file(s) into {target}")
+            if pairs:
+                remote.run(["curl", "-fsS", "--retry", "3", "-K", "-"], stdin=curl_config(pairs, "upload-file"))
+
+    def wait(self, job_id: str, timeout: float, interval: float = 2.0) -> JobRecord:
+        """Poll until the job ends or ``timeout`` seconds pass (then it is returned as it is)."""
+        deadline = time.monotonic() + timeout
+        job = self.status(job_id)
+        while job.state not in FINAL and time.monotonic() < deadline:
+            time.sleep(interval)
+            job = self.status(job_id)
+        return job
+
+    def logs(self, job_id: str, offset: int = 0) -> bytes:
+        job, record = self.load(job_id)
+        with self._context(record) as (ctx, engine):
+            return engine.logs(ctx, job, offset)
+
+    def cancel(self, job_id: str) -> JobRecord:
+        job, record = self.load(job_id)
+        if job.state in FINAL:
+            return job
+        with self._context(record) as (ctx, engine):
+            engine.cancel(ctx, job)
+        self._work(record).save_job(job)
+        return self.wait(job_id, timeout=60, interval=1.0)
+
+    def abandon(self, cluster: str, reason: str) -> builtins.list[JobRecord]:
+        """Record the cluster's unfinished jobs as KILLED with ``reason``: the cluster is about to go."""
+        record = self.clusters.cloud.records.load(cluster)
+        if record is None:
+            return []
+        store = self._work(record)
+        ended = [job for job in store.list_jobs(cluster) if job.state not in FINAL]
+        for job in ended:
+            job.state, job.message, job.finished_at = "KILLED", reason, utc_now()
+            store.save_job(job)
+        return ended
+
+    def list(self, cluster: str | None = None) -> builtins.list[JobRecord]:
+        return sorted(self.clusters.cloud.records.list_jobs(cluster), key=lambda j: j.id)
+
+
+
+def run_transient(clusters: ClusterManager, loaded: LoadedSpec, request: JobSpec, timeout: float,
+                  options: Options | None = None) -> JobRecord | None:
+    """Launch a cluster, run one job on it, and delete the cluster (and its trust) whatever happens.
+
+    Returns the finished job (``None`` when the launch itself failed: that
+    error is raised after the cluster is deleted). A job still running at
+    ``timeout`` is cancelled.
+    """
+    name = loaded.spec.name
+    try:
+        clusters.launch(loaded, options or Options())
+        jobs = JobManager(clusters)
+        job = jobs.wait(jobs.run(name, request).id, timeout)
+        if job.state not in FINAL:
+            job = jobs.cancel(job.id)
+        return job
+    finally:
+        _abandon_jobs(clusters, name)
+        clusters.emit(Event("phase", message=f"deleting transient cluster {name}"))
+        clusters.delete(name, force=True)
+
+
+def _abandon_jobs(clusters: ClusterManager, name: str) -> None:
+    # Teardown goes on whatever happens here: a job record left RUNNING is
+    # reported, the cluster left behind would not be.
+    try:
+        JobManager(clusters).abandon(name, "its transient cluster was deleted before the job ended")
+    except Exception as exc:  # noqa: BLE001 - any failure to record must not stop the deletion
+        clusters.emit(Event("warning", message=f"could not record the unfinished jobs of {name} as killed: {exc}"))

@@ -1,0 +1,51 @@
+"""What plugin code knows about a cluster, in steps, health checks and job engines alike."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from heatdeploy.plugin.framework import Framework
+from heatdeploy.plugin.instance import Instance
+from heatdeploy.plugin.remote import Remote
+from heatdeploy.spec.model import ClusterSpec, NodeGroup
+
+
+@dataclass
+class ClusterContext:
+    """A launched cluster: its spec, framework, instances, and a way to reach each instance.
+
+    :class:`~heatdeploy.StepContext` (steps and health checks) and
+    :class:`~heatdeploy.JobContext` (job engines) extend it, so a config
+    value or a process's instances are read the same way everywhere.
+    """
+
+    spec: ClusterSpec
+    framework: Framework
+    instances: list[Instance]
+    connect: Callable[[Instance], Remote]
+
+    def remote(self, instance: Instance) -> Remote:
+        """The connection to ``instance`` (persistent for the whole operation)."""
+        return self.connect(instance)
+
+    def running(self, process: str) -> list[Instance]:
+        """The instances running ``process``, by group and index."""
+        return [i for i in self.instances if i.runs(process)]
+
+    def group(self, instance: Instance) -> NodeGroup:
+        """The node group ``instance`` belongs to."""
+        return next(g for g in self.spec.node_groups if g.name == instance.group)
+
+    def config(self, name: str, instance: Instance | None = None) -> Any:
+        """A framework config value: ``instance``'s node group's, else the cluster's, else the default.
+
+        Raises ``KeyError`` for a name the framework does not declare.
+        """
+        option = self.framework.config(name)
+        if option is None:
+            raise KeyError(f"{self.framework.name} has no config {name!r}")
+        if instance is not None and name in self.group(instance).configs:
+            return self.group(instance).configs[name]
+        return self.spec.configs.get(name, option.default)

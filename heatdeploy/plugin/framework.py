@@ -1,0 +1,154 @@
+"""What a framework plugin declares: processes, versions, configs, ports, rules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from heatdeploy.spec.problems import Problem
+
+if TYPE_CHECKING:
+    from heatdeploy.plugin.health import HealthCheck
+    from heatdeploy.plugin.instance import Instance
+    from heatdeploy.plugin.steps import Step
+    from heatdeploy.spec.model import ClusterSpec
+
+Operation = Literal["launch", "scale_up", "decommission"]
+"""``launch`` configures and starts a new cluster (or finishes an interrupted launch);
+``scale_up`` adds instances to a running cluster; ``decommission`` removes some,
+before their servers are deleted."""
+
+Scope = Literal["cluster", "node_group"]
+ConfigType = type[str] | type[int] | type[float] | type[bool]
+
+
+@dataclass(frozen=True)
+class ConfigOption:
+    """A framework setting users may set under ``configs`` in a spec.
+
+    ``scope="cluster"`` options may only be set at the top level;
+    ``scope="node_group"`` options may be set per node group, and at the top
+    level as the default for every group.
+    """
+
+    name: str
+    type: ConfigType
+    default: str | int | float | bool
+    description: str
+    scope: Scope = "cluster"
+
+
+@dataclass(frozen=True)
+class Framework:
+    """A data-processing framework that heatdeploy can deploy.
+
+    Plugins create one with their values (or subclass it to override
+    :meth:`validate`) and hand it to heatdeploy from their
+    ``heatdeploy_register_frameworks`` hook.
+    """
+
+    name: str
+    title: str
+    versions: tuple[str, ...]
+    processes: Mapping[str, str]
+    """Process name to a one-line description."""
+    configs: tuple[ConfigOption, ...] = ()
+    ports: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    """Process name to the TCP ports it listens on, opened by automatic security groups."""
+
+    def config(self, name: str) -> ConfigOption | None:
+        """The config option called ``name``, if the framework has one."""
+        return next((c for c in self.configs if c.name == name), None)
+
+    def config_value(self, spec: ClusterSpec, name: str) -> str | int | float | bool:
+        """The cluster-level value of config ``name``: the spec's, else the default."""
+        option = self.config(name)
+        if option is None:
+            raise KeyError(name)
+        return spec.configs.get(name, option.default)
+
+    def validate(self, spec: ClusterSpec) -> Iterable[Problem]:
+        """Topology rules of this framework; yield a :class:`Problem` per violation.
+
+        Unknown processes, versions and configs are already checked by
+        heatdeploy; override this for rules such as "exactly one master".
+        """
+        return ()
+
+    def steps(self, operation: Operation) -> Sequence[Step]:
+        """The configuration steps of ``operation``, run after heatdeploy's common steps.
+
+        Dispatches to :meth:`launch_steps`, :meth:`scale_up_steps` or
+        :meth:`decommission_steps`; override those.
+        """
+        lifecycle = {"launch": self.launch_steps, "scale_up": self.scale_up_steps,
+                     "decommission": self.decommission_steps}
+        return lifecycle[operation]()
+
+    def launch_steps(self) -> Sequence[Step]:
+        """Steps that configure and start a new cluster on every instance.
+
+        They may follow the common steps ``ssh``, ``hosts`` and ``volumes``.
+        Every step must be safe to run again: an interrupted launch is
+        finished by running it again.
+        """
+        return ()
+
+    def scale_up_steps(self) -> Sequence[Step]:
+        """Steps that add new instances (the context's ``targets``) to a running cluster.
+
+        They may follow the common steps ``ssh``, ``hosts`` and ``volumes``,
+        which run on the new instances (``hosts`` on all).
+        """
+        return ()
+
+    def decommission_steps(self) -> Sequence[Step]:
+        """Steps that take the leaving instances (``targets``, also ``leaving``) out of service.
+
+        They run before the servers are deleted; the common steps do not run.
+        """
+        return ()
+
+    def health_checks(self) -> Sequence[HealthCheck]:
+        """Checks of the running framework, shown by ``heatdeploy status``."""
+        return ()
+
+    def endpoints(self, instances: Sequence[Instance]) -> dict[str, str]:
+        """Named addresses users need (web UIs, service URLs), for the cluster summary."""
+        return {}
+
+    def ports_for(self, processes: Iterable[str]) -> tuple[int, ...]:
+        """Sorted TCP ports to open for instances running ``processes``."""
+        return tuple(sorted({p for proc in processes for p in self.ports.get(proc, ())}))
+
+
+def _where(spec: ClusterSpec, process: str) -> str:
+    """Path of the last group running ``process`` (its count), else the group list."""
+    found = [i for i, g in enumerate(spec.node_groups) if process in g.processes]
+    return f"node_groups[{found[-1]}].count" if found else "node_groups"
+
+
+def exactly_one(spec: ClusterSpec, process: str) -> Iterable[Problem]:
+    """A rule for frameworks: ``process`` runs on exactly one instance."""
+    count = spec.count_of(process)
+    if count != 1:
+        yield Problem(_where(spec, process),
+                      f"exactly one {process!r} instance is needed, found {count}")
+
+
+def at_least(spec: ClusterSpec, process: str, minimum: int, why: str = "") -> Iterable[Problem]:
+    """A rule for frameworks: ``process`` runs on at least ``minimum`` instances."""
+    count = spec.count_of(process)
+    if count < minimum:
+        reason = f" ({why})" if why else ""
+        yield Problem(_where(spec, process),
+                      f"at least {minimum} {process!r} instance(s) needed{reason}, found {count}")
+
+
+def at_most(spec: ClusterSpec, process: str, maximum: int) -> Iterable[Problem]:
+    """A rule for frameworks: ``process`` runs on at most ``maximum`` instances."""
+    count = spec.count_of(process)
+    if count > maximum:
+        yield Problem(_where(spec, process),
+                      f"at most {maximum} {process!r} instance(s) allowed, found {count}")

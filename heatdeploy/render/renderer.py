@@ -1,0 +1,190 @@
+"""Rendering a cluster spec into a Heat (HOT) template, nested files and environment.
+
+Pure and deterministic: no network, and the same spec gives byte-identical
+output.  Every value reaches the template through the ``tojson`` filter, and
+the environment refuses to emit anything else, so no user string can ever
+become YAML structure, a Heat intrinsic function or Jinja syntax.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from heatdeploy.errors import HeatdeployError
+from heatdeploy.plugin.framework import Framework
+from heatdeploy.plugin.manager import Plugins
+from heatdeploy.plugin.template_parts import SecurityRule, TemplatePart
+from heatdeploy.render.userdata import PUBLIC_KEY_TOKEN, SIGNAL_TOKEN, UserDataError, cloud_config
+from heatdeploy.spec.model import ClusterSpec, NodeGroup
+
+TEMPLATE_NAME = "cluster.yaml"
+ENVIRONMENT_NAME = "environment.yaml"
+INTERNAL_SG = "cluster_internal_security_group"
+ANTI_AFFINITY = "anti_affinity_group"
+SSH = SecurityRule("tcp", 22)
+ICMP = SecurityRule("icmp")
+
+
+class RenderError(HeatdeployError):
+    """The spec and its plugins cannot be rendered into a consistent template."""
+
+
+class _Json(str):
+    """Text produced by the ``tojson`` filter: the only thing templates may emit."""
+
+
+def _tojson(value: Any) -> _Json:
+    # ensure_ascii: YAML folds raw U+0085/U+2028 inside quoted scalars; escapes are inert.
+    return _Json(json.dumps(value, sort_keys=True, ensure_ascii=True))
+
+
+def _only_json(value: Any) -> Any:
+    if not isinstance(value, _Json):
+        raise RenderError(f"template emitted {value!r} without the tojson filter")
+    return value
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("heatdeploy", "templates"),
+        undefined=jinja2.StrictUndefined,
+        finalize=_only_json,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["tojson"] = _tojson
+    return env
+
+
+_ENV = _environment()
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered cluster: main template, nested files by name, and environment."""
+
+    template: str
+    files: dict[str, str]
+    environment: str
+
+    def write(self, directory: str | Path) -> list[Path]:
+        """Write every file into ``directory``; return the paths written."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        contents = {TEMPLATE_NAME: self.template, ENVIRONMENT_NAME: self.environment, **self.files}
+        paths = []
+        for name, text in sorted(contents.items()):
+            path = out / name
+            path.write_text(text, encoding="utf-8")
+            paths.append(path)
+        return paths
+
+
+@dataclass
+class _Group:
+    """What the templates need to know about one node group."""
+
+    group: NodeGroup
+    instance_type: str
+    instance_file: str
+    security_groups: list[Any]
+    server_group: bool
+    sg_rules: list[dict[str, Any]] = field(default_factory=list)
+    user_data: str = ""
+
+
+def render(
+    spec: ClusterSpec,
+    framework: Framework,
+    plugins: Plugins,
+    removals: Mapping[str, Sequence[str]] | None = None,
+) -> Rendered:
+    """Render ``spec`` into HOT.
+
+    ``removals`` maps a node group to the member indices (as strings) that a
+    scale-down must remove; Heat removes exactly those instead of the newest.
+    """
+    removals = removals or {}
+    groups = [_group(spec, g, framework, plugins) for g in spec.node_groups]
+    extra = _template_parts(spec, framework, plugins, groups)
+    context = {
+        "spec": spec,
+        "groups": groups,
+        "extra": extra,
+        "removals": {g.name: list(removals.get(g.name, ())) for g in spec.node_groups},
+        "internal_sg": INTERNAL_SG if any(g.group.auto_security_group for g in groups) else None,
+        "internal_rules": _internal_rules(),
+        "anti_affinity": ANTI_AFFINITY if any(g.server_group for g in groups) else None,
+        "public_key_token": PUBLIC_KEY_TOKEN,
+        "signal_token": SIGNAL_TOKEN,
+    }
+    files = {
+        g.instance_file: _ENV.get_template("instance.yaml.j2").render(context, g=g) for g in groups
+    }
+    return Rendered(
+        template=_ENV.get_template("cluster.yaml.j2").render(context),
+        files=files,
+        environment=_ENV.get_template("environment.yaml.j2").render(context),
+    )
+
+
+def _group(spec: ClusterSpec, group: NodeGroup, framework: Framework, plugins: Plugins) -> _Group:
+    security_groups: list[Any] = list(group.security_groups)
+    if group.auto_security_group:
+        security_groups += [{"get_resource": f"{group.name}_security_group"},
+                            {"get_resource": INTERNAL_SG}]
+    spread = any(p in spec.anti_affinity for p in group.processes)
+    out = _Group(group, f"Heatdeploy::Instance::{group.name}", f"instance-{group.name}.yaml",
+                 security_groups, spread)
+    if group.auto_security_group:
+        out.sg_rules = _group_rules(spec, group, framework, plugins)
+    parts = plugins.user_data(spec, group, framework)
+    try:
+        out.user_data = cloud_config(parts)
+    except UserDataError as exc:
+        owners = " or ".join(plugins.implementers("heatdeploy_user_data"))
+        raise RenderError(f"plugin {owners!r}: {exc}") from None
+    return out
+
+
+def _group_rules(
+    spec: ClusterSpec, group: NodeGroup, framework: Framework, plugins: Plugins
+) -> list[dict[str, Any]]:
+    rules = [SSH, ICMP] + [SecurityRule("tcp", p) for p in framework.ports_for(group.processes)]
+    rules.extend(plugins.security_group_rules(spec, group, framework))
+    unique = {json.dumps(r.to_hot(), sort_keys=True): r.to_hot() for r in rules}
+    return list(unique.values())
+
+
+def _internal_rules() -> list[dict[str, Any]]:
+    """All traffic between instances that share the cluster's internal group."""
+    return [{"direction": "ingress", "ethertype": ethertype, "remote_mode": "remote_group_id"}
+            for ethertype in ("IPv4", "IPv6")]
+
+
+def _template_parts(
+    spec: ClusterSpec, framework: Framework, plugins: Plugins, groups: list[_Group]
+) -> TemplatePart:
+    taken = {"parameters": {"public_key"}, "outputs": {"instances"},
+             "resources": {INTERNAL_SG, ANTI_AFFINITY} | {g.group.name for g in groups}
+             | {f"{g.group.name}_security_group" for g in groups}}
+    merged = TemplatePart()
+    for part in plugins.template_parts(spec, framework):
+        for kind in ("parameters", "resources", "outputs"):
+            mine: dict[str, Any] = getattr(part, kind)
+            clash = sorted(set(mine) & taken[kind])
+            if clash:
+                owners = ", ".join(plugins.implementers("heatdeploy_template_parts"))
+                raise RenderError(f"a template part adds {kind[:-1]} {clash[0]!r}, which is already defined "
+                                  f"(template parts come from plugins {owners})")
+            taken[kind] |= set(mine)
+            getattr(merged, kind).update(mine)
+    return merged

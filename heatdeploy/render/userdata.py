@@ -1,0 +1,80 @@
+"""First-boot user data for instances: a ``#cloud-config`` document.
+
+It authorizes the cluster's generated key, writes plugins' files, runs their
+commands and finally reports the instance's SSH host key to heatdeploy
+through the Heat wait condition, so that heatdeploy can pin it instead of
+trusting whatever key answers first.  Values that only exist once the stack
+runs (the public key, the signal command) are left as tokens that the
+template replaces with ``str_replace``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import yaml
+
+from heatdeploy.plugin.template_parts import File, UserDataPart
+
+PUBLIC_KEY_TOKEN = "__heatdeploy_public_key__"
+SIGNAL_TOKEN = "__heatdeploy_wc_notify__"
+SIGNAL_SCRIPT_PATH = "/var/lib/heatdeploy/report-host-key.sh"
+HOST_KEY_PATH = "/etc/ssh/ssh_host_ed25519_key.pub"
+
+# The host key is "type base64 [comment]"; the comment is dropped because it
+# is free text and the JSON below is built by printf.
+SIGNAL_SCRIPT = f"""#!/bin/sh
+# Reports this instance's SSH host key to heatdeploy, which pins it.
+key=$(cut -d' ' -f1,2 {HOST_KEY_PATH})
+printf '{{"status": "SUCCESS", "reason": "booted", "data": "%s"}}' "$key" \\
+  | {SIGNAL_TOKEN} --data-binary @- --retry 10 --retry-connrefused --fail -sS -o /dev/null
+"""
+
+
+class UserDataError(ValueError):
+    """A plugin's user data part is unusable."""
+
+
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """Writes multi-line strings as literal blocks, which keeps scripts readable."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def _check_tokens(part: UserDataPart) -> None:
+    texts = [f.path for f in part.files] + [f.content for f in part.files]
+    texts += [c if isinstance(c, str) else " ".join(c) for c in part.commands]
+    for text in texts:
+        if PUBLIC_KEY_TOKEN in text or SIGNAL_TOKEN in text:
+            raise UserDataError(f"user data contains a reserved __heatdeploy_ token: {text[:80]!r}")
+
+
+def _file(f: File) -> dict[str, Any]:
+    return {"path": f.path, "content": f.content, "permissions": f.permissions}
+
+
+def cloud_config(parts: Iterable[UserDataPart]) -> str:
+    """The cloud-config text for one node group, from the plugins' parts."""
+    files: list[dict[str, Any]] = []
+    commands: list[Any] = []
+    for part in parts:
+        _check_tokens(part)
+        files.extend(_file(f) for f in part.files)
+        commands.extend(c if isinstance(c, str) else list(c) for c in part.commands)
+    files.append({"path": SIGNAL_SCRIPT_PATH, "content": SIGNAL_SCRIPT, "permissions": "0700"})
+    commands.append(["sh", SIGNAL_SCRIPT_PATH])
+    document = {
+        "disable_root": False,
+        "ssh_authorized_keys": [PUBLIC_KEY_TOKEN],
+        "write_files": files,
+        "runcmd": commands,
+    }
+    body = yaml.dump(document, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000)
+    return "#cloud-config\n" + body

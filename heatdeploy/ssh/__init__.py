@@ -1,0 +1,1 @@
+"""Reaching instances: persistent SSH connections, batched writes, OpenSSH command lines, and keys."""

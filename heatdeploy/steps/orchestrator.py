@@ -1,0 +1,188 @@
+"""The orchestrator: runs steps as a DAG, in parallel across instances.
+
+Once every step a step follows has finished on all its instances, the step
+runs on each of its instances in parallel, each through that instance's
+persistent connection. Steps with no order between them run at the same
+time. A failure lets running actions finish, starts nothing new, and is
+reported with every instance that failed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from heatdeploy.errors import HeatdeployError
+from heatdeploy.events import Event
+from heatdeploy.plugin.instance import Instance
+from heatdeploy.plugin.remote import Remote, RemoteError, Result
+from heatdeploy.plugin.steps import Step, StepContext
+from heatdeploy.ssh.batching import BatchedRemote, batched
+
+
+class StepsFailed(HeatdeployError):
+    """A step failed; carries every failure (step, instance, message, output tail)."""
+
+    def __init__(self, failures: Sequence[Event]) -> None:
+        self.failures = list(failures)
+        first = self.failures[0]
+        more = f" (and {len(self.failures) - 1} more)" if len(self.failures) > 1 else ""
+        super().__init__(f"step {first.step!r} failed on {first.message}{more}")
+
+
+class StepGraphError(HeatdeployError, ValueError):
+    """Steps that cannot be ordered: a name used twice, an unknown predecessor, or a cycle (a plugin's bug)."""
+
+
+class _TimedRemote:
+    """A remote whose commands default to the step's timeout."""
+
+    def __init__(self, remote: Remote, timeout: float | None) -> None:
+        self.instance = remote.instance
+        self._remote = remote
+        self._timeout = timeout
+
+    def run(self, command: Any, *, stdin: bytes | None = None, check: bool = True,
+            timeout: float | None = None) -> Result:
+        return self._remote.run(command, stdin=stdin, check=check, timeout=timeout or self._timeout)
+
+    def write_file(self, path: str, content: str | bytes, mode: int = 0o644) -> None:
+        self._remote.write_file(path, content, mode)
+
+    def read_file(self, path: str) -> bytes:
+        return self._remote.read_file(path)
+
+    def http(self, method: str, port: int, path: str, body: bytes | None = None,
+             timeout: float | None = None) -> tuple[int, bytes]:
+        return self._remote.http(method, port, path, body, timeout or self._timeout)
+
+
+def check_graph(steps: Sequence[Step]) -> None:
+    """Refuse duplicate names, unknown predecessors and cycles."""
+    names = [s.name for s in steps]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise StepGraphError(f"duplicate step names: {', '.join(sorted(duplicates))}")
+    for step in steps:
+        unknown = set(step.after) - set(names)
+        if unknown:
+            raise StepGraphError(f"step {step.name!r} follows unknown step(s): {', '.join(sorted(unknown))}")
+    _order(steps)
+
+
+def _order(steps: Sequence[Step]) -> list[Step]:
+    done: set[str] = set()
+    ordered: list[Step] = []
+    pending = list(steps)
+    while pending:
+        ready = [s for s in pending if set(s.after) <= done]
+        if not ready:
+            raise StepGraphError(f"steps form a cycle: {', '.join(s.name for s in pending)}")
+        ordered.extend(ready)
+        done.update(s.name for s in ready)
+        pending = [s for s in pending if s.name not in done]
+    return ordered
+
+
+@dataclass
+class _Tally:
+    total: int
+    done: int = 0
+
+
+class Orchestrator:
+    """Runs steps over a cluster with bounded concurrency."""
+
+    def __init__(self, context: StepContext, max_workers: int = 32) -> None:
+        self.context = context
+        self.max_workers = max_workers
+
+    def instances_for(self, step: Step) -> list[Instance]:
+        pool = self.context.instances if step.scope == "all" else self.context.targets
+        chosen = [i for i in pool if step.selects(i)]
+        return chosen[:1] if step.once else chosen
+
+    def run(self, steps: Sequence[Step]) -> None:
+        check_graph(steps)
+        emit = self.context.emit
+        remaining = {s.name: s for s in steps}
+        finished: set[str] = set()
+        failures: list[Event] = []
+        running: dict[futures.Future[None], tuple[Step, Instance]] = {}
+        tallies: dict[str, _Tally] = {}
+        with futures.ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="step") as pool:
+            while remaining or running:
+                if not failures:
+                    for step in [s for s in remaining.values() if set(s.after) <= finished]:
+                        del remaining[step.name]
+                        targets = self.instances_for(step)
+                        if not targets:
+                            emit(Event("step_skipped", step.name, message="no instance to run on"))
+                            finished.add(step.name)
+                            continue
+                        emit(Event("step_started", step.name, total=len(targets), message=step.description))
+                        tallies[step.name] = _Tally(len(targets))
+                        for instance in targets:
+                            running[pool.submit(self._run_one, step, instance)] = (step, instance)
+                if not running:
+                    if remaining and not failures:
+                        continue  # newly finished skipped steps may have made others ready
+                    break
+                done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
+                for future in done:
+                    step, instance = running.pop(future)
+                    self._settle(future, step, instance, tallies[step.name], finished, failures)
+        if failures:
+            raise StepsFailed(failures)
+
+    def _settle(self, future: futures.Future[None], step: Step, instance: Instance, tally: _Tally,
+                finished: set[str], failures: list[Event]) -> None:
+        emit = self.context.emit
+        error = future.exception()
+        if error is not None:
+            output = error.output if isinstance(error, RemoteError) else ""
+            event = Event("instance_failed", step.name, instance.name, f"{instance.name}: {_reason(error)}",
+                          output)
+            first = not any(f.step == step.name for f in failures)
+            failures.append(event)
+            emit(event)
+            if first:
+                emit(Event("step_failed", step.name, message=event.message))
+            return
+        tally.done += 1
+        total = tally.total
+        emit(Event("instance_done", step.name, instance.name, done=tally.done, total=total))
+        if tally.done == total:
+            finished.add(step.name)
+            emit(Event("step_done", step.name, total=total, done=total))
+
+    def _run_one(self, step: Step, instance: Instance) -> None:
+        attempt = 0
+        while True:
+            try:
+                remote = batched(self.context.connect(instance))
+                step.action(self.context, _TimedRemote(remote, step.timeout))
+                if isinstance(remote, BatchedRemote):
+                    remote.flush(step.timeout)
+                return
+            except RemoteError:
+                attempt += 1
+                if attempt > step.retries:
+                    raise
+                time.sleep(min(2.0 ** attempt * 0.25, 5.0))
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error)
+    prefix_end = text.find(": ")
+    if isinstance(error, RemoteError) and prefix_end >= 0:
+        return text[prefix_end + 2:]
+    return text or type(error).__name__
+
+
+def run_steps(context: StepContext, steps: Iterable[Step], max_workers: int = 32) -> None:
+    """Run ``steps`` over ``context``'s cluster; raise :class:`StepsFailed` on failure."""
+    Orchestrator(context, max_workers).run(list(steps))

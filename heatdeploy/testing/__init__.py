@@ -1,0 +1,30 @@
+"""Test doubles for plugin authors and embedding services: no cloud and no SSH needed.
+
+- Steps: :func:`make_cluster` gives a step context over fake instances whose
+  :class:`RecordingRemote`\\ s log what steps do; :func:`run_operation` runs
+  a framework's steps through the real orchestrator.
+- The lifecycle: :class:`FakeCloud` (Heat, Swift, trusts in memory) and
+  :class:`FakeInstances` (a connector of recording remotes) let a
+  :class:`~heatdeploy.ClusterManager` or :class:`~heatdeploy.JobManager`
+  launch, scale, delete and run jobs in a unit test.
+- A real cloud: :func:`bare_cluster` gives a spec of plain instances.
+"""
+
+from heatdeploy.testing.cloud import FakeCloud, FakeInstances, FakeObjectStore, FakeRecords, FakeStacks
+from heatdeploy.testing.clusters import (
+                                         BARE,
+                                         RecordingContext,
+                                         bare_cluster,
+                                         fake_instances,
+                                         make_cluster,
+                                         operation_steps,
+                                         parse_test_spec,
+                                         run_operation,
+)
+from heatdeploy.testing.remotes import CommandReply, Entry, HttpReply, Recorder, RecordingRemote, Responses
+
+__all__ = [
+    "BARE", "CommandReply", "Entry", "FakeCloud", "FakeInstances", "FakeObjectStore", "FakeRecords",
+    "FakeStacks", "HttpReply", "Recorder", "RecordingContext", "RecordingRemote", "Responses", "bare_cluster",
+    "fake_instances", "make_cluster", "operation_steps", "parse_test_spec", "run_operation",
+]

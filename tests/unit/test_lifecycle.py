@@ -1,0 +1,282 @@
+"""The lifecycle and jobs through ClusterManager and JobManager, on the in-memory cloud: no OpenStack, no SSH."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import tempfile
+import unittest
+import unittest.mock
+from collections.abc import Sequence
+from pathlib import Path
+from types import SimpleNamespace
+
+from heatdeploy import (
+    ClusterError,
+    ClusterManager,
+    Framework,
+    HeatdeployError,
+    JobContext,
+    JobManager,
+    JobRecord,
+    JobSpec,
+    Options,
+    Remote,
+    Step,
+    StepContext,
+    at_least,
+    exactly_one,
+    hookimpl,
+    parse_spec,
+    plugins_from,
+)
+from heatdeploy.cli.main import main
+from heatdeploy.cloud.auth import AuthError
+from heatdeploy.cloud.stacks import StackError
+from heatdeploy.plugin.validation import checks
+from heatdeploy.testing import FakeCloud, FakeInstances, Responses
+
+SPEC = """\
+name: toy
+plugin: toy
+version: "1"
+image: img
+flavor: m1.small
+network: private
+node_groups:
+  - name: master
+    count: 1
+    processes: [master]
+  - name: worker
+    count: {workers}
+    processes: [worker]
+"""
+
+
+def _mark(step: str) -> Step:
+    def action(ctx: StepContext, remote: Remote) -> None:
+        remote.run(["toy", step, str(len(ctx.running("worker")))])
+    return Step(f"toy-{step}", action, after=("hosts",) if step != "leave" else ())
+
+
+class Toy(Framework):
+    """A framework whose steps only say what they are, and how many workers they see."""
+
+    def validate(self, spec):  # type: ignore[no-untyped-def]
+        yield from exactly_one(spec, "master")
+        yield from at_least(spec, "worker", 1)
+
+    def launch_steps(self) -> Sequence[Step]:
+        return [_mark("start")]
+
+    def scale_up_steps(self) -> Sequence[Step]:
+        return [_mark("join")]
+
+    def decommission_steps(self) -> Sequence[Step]:
+        return [_mark("leave")]
+
+
+TOY = Toy(name="toy", title="Toy", versions=("1",), processes={"master": "m", "worker": "w"})
+
+
+class ToyJobs:
+    """A job engine that runs the program with sh on the master and reads its exit status file."""
+
+    types = ("shell",)
+
+    def driver(self, ctx: JobContext):  # type: ignore[no-untyped-def]
+        return ctx.running("master")[0]
+
+    def start(self, ctx: JobContext, job: JobRecord, program: str, args: list[str]) -> None:
+        ctx.remote(self.driver(ctx)).run(["sh", program, *args])
+
+    def status(self, ctx: JobContext, job: JobRecord):  # type: ignore[no-untyped-def]
+        code = ctx.remote(self.driver(ctx)).run(["cat", f"{job.directory}/exit"]).stdout.strip()
+        return ("SUCCEEDED", "done") if code == "0" else ("RUNNING", "running")
+
+    def logs(self, ctx: JobContext, job: JobRecord, offset: int = 0) -> bytes:
+        return b""
+
+    def cancel(self, ctx: JobContext, job: JobRecord) -> None:
+        pass
+
+
+def toy_plugins():  # type: ignore[no-untyped-def]
+    plugin = SimpleNamespace(
+        heatdeploy_register_frameworks=hookimpl(lambda register: register(TOY)),
+        heatdeploy_job_engine=hookimpl(lambda framework: ToyJobs() if framework.name == "toy" else None))
+    return plugins_from({"toy": plugin})
+
+
+class OnFakeCloud(unittest.TestCase):
+    def setUp(self) -> None:
+        self.plugins = toy_plugins()
+        self.cloud = FakeCloud()
+        self.instances = FakeInstances(Responses(commands={"cat": "0"}))
+        self.keys = Path(self.enterContext(tempfile.TemporaryDirectory()))
+        self.manager = ClusterManager(plugins=self.plugins, cloud=self.cloud, connector=self.instances,
+                                      key_dir=self.keys, trustee_cloud="trustee")
+
+    def spec(self, workers: int = 2):  # type: ignore[no-untyped-def]
+        return parse_spec(SPEC.format(workers=workers), "toy.yaml", checks(self.plugins))
+
+    def toy_runs(self) -> list[tuple[str, str, str]]:
+        """(instance, step, workers seen) for every toy step run, in order."""
+        return [(e[1], e[2][1], e[2][2]) for e in self.instances.recorder.entries()
+                if e[0] == "run" and e[2][0] == "toy"]
+
+
+
+class LifecycleTest(OnFakeCloud):
+    def test_launch_creates_everything_and_runs_the_steps_on_every_instance(self) -> None:
+        summary = self.manager.launch(self.spec())
+        self.assertEqual(summary.state, "active")
+        self.assertEqual(summary.stack_status, "CREATE_COMPLETE")
+        self.assertEqual([i.name for i in summary.instances], ["toy-master-0", "toy-worker-0", "toy-worker-1"])
+        record = self.cloud.records.load("toy")
+        self.assertEqual(list(self.cloud.trusts), [record.trust_id])
+        self.assertEqual(self.cloud.records.private_key("toy").splitlines()[0],
+                         "-----BEGIN OPENSSH PRIVATE KEY-----")
+        self.assertTrue((self.keys / "fake-project" / "toy" / "id_ed25519").exists())
+        self.assertEqual(sorted(self.toy_runs()), [("toy-master-0", "start", "2"), ("toy-worker-0", "start", "2"),
+                                                   ("toy-worker-1", "start", "2")])
+        self.assertEqual(self.instances.opened, self.instances.closed)
+
+    def test_launching_the_same_spec_again_changes_nothing(self) -> None:
+        self.manager.launch(self.spec())
+        events, runs = list(self.cloud.stacks.events), len(self.toy_runs())
+        self.assertEqual(self.manager.launch(self.spec()).state, "active")
+        self.assertEqual(self.cloud.stacks.events, events)
+        self.assertEqual(len(self.toy_runs()), runs)
+
+    def test_a_changed_count_converges_by_scaling_the_new_instances_only(self) -> None:
+        self.manager.launch(self.spec(2))
+        summary = self.manager.launch(self.spec(3))
+        self.assertEqual(len(summary.instances), 4)
+        self.assertEqual([r for r in self.toy_runs() if r[1] == "join"], [("toy-worker-2", "join", "3")])
+        self.assertIn("count: 3", self.cloud.records.load("toy").spec)
+
+    def test_an_interrupted_launch_is_finished_by_launching_again(self) -> None:
+        summary = self.manager.launch(self.spec(), Options(wait=False))
+        self.assertEqual(summary.stack_status, "CREATE_IN_PROGRESS")
+        self.assertEqual(self.cloud.records.load("toy").state, "creating")
+        self.assertEqual(self.toy_runs(), [])
+        summary = self.manager.launch(self.spec())
+        self.assertEqual((summary.state, summary.stack_status), ("active", "CREATE_COMPLETE"))
+        self.assertEqual(len(self.toy_runs()), 3)
+
+    def test_a_failed_stack_is_reported_then_repaired_by_launching_again(self) -> None:
+        self.cloud.stacks.fail_next = "No valid host was found"
+        with self.assertRaisesRegex(StackError, "stack toy CREATE_FAILED: No valid host was found"):
+            self.manager.launch(self.spec())
+        self.assertEqual(self.cloud.records.load("toy").state, "creating")
+        summary = self.manager.launch(self.spec())
+        self.assertEqual((summary.state, summary.stack_status), ("active", "UPDATE_COMPLETE"))
+
+    def test_scale_down_removes_the_named_instances_and_never_reuses_their_index(self) -> None:
+        self.manager.launch(self.spec(3))
+        summary = self.manager.scale("toy", {"worker": 2}, remove=["toy-worker-0"])
+        self.assertEqual([i.name for i in summary.instances], ["toy-master-0", "toy-worker-1", "toy-worker-2"])
+        self.assertEqual([r for r in self.toy_runs() if r[1] == "leave"], [("toy-worker-0", "leave", "2")])
+        self.assertEqual(self.cloud.records.load("toy").removed, {"worker": ["0"]})
+        summary = self.manager.scale("toy", {"worker": 3})
+        self.assertEqual([i.name for i in summary.instances][-1], "toy-worker-3")
+
+    def test_scale_refuses_what_the_framework_forbids_before_touching_anything(self) -> None:
+        self.manager.launch(self.spec())
+        events = list(self.cloud.stacks.events)
+        with self.assertRaisesRegex(ClusterError, "at least 1 'worker' instance"):
+            self.manager.scale("toy", {"worker": 0})
+        with self.assertRaisesRegex(ClusterError, "no instance named toy-worker-9"):
+            self.manager.scale("toy", {"worker": 1}, remove=["toy-worker-9"])
+        self.assertEqual(self.cloud.stacks.events, events)
+
+    def test_delete_removes_stack_record_key_and_trust(self) -> None:
+        self.manager.launch(self.spec())
+        self.assertEqual(self.manager.delete("toy"), [])
+        self.assertIsNone(self.cloud.stacks.find("toy"))
+        self.assertEqual(self.cloud.records.objects, {})
+        self.assertEqual(self.cloud.trusts, {})
+        self.assertFalse((self.keys / "fake-project" / "toy" / "id_ed25519").exists())
+        with self.assertRaisesRegex(ClusterError, "no cluster named toy"):
+            self.manager.delete("toy")
+
+    def test_renewing_records_the_new_trust_before_deleting_the_old(self) -> None:
+        self.manager.launch(self.spec())
+        old = self.cloud.records.load("toy").trust_id
+        trust = self.manager.renew_trust("toy", 7)
+        self.assertEqual(list(self.cloud.trusts), [trust.id])
+        self.assertEqual(self.cloud.records.load("toy").trust_id, trust.id)
+        self.assertNotEqual(trust.id, old)
+
+    def test_work_through_a_deleted_trust_fails_with_a_clear_error(self) -> None:
+        self.manager.launch(self.spec())
+        self.cloud.delete_trust(self.cloud.records.load("toy").trust_id)
+        fresh = ClusterManager(plugins=self.plugins, cloud=self.cloud, connector=self.instances, key_dir=self.keys)
+        with self.assertRaisesRegex(AuthError, "does not exist"):
+            fresh.scale("toy", {"worker": 3})
+
+    def test_every_error_is_a_heatdeploy_error(self) -> None:
+        for error in (ClusterError, StackError, AuthError):
+            self.assertTrue(issubclass(error, HeatdeployError), error)
+
+
+class JobsTest(OnFakeCloud):
+    def test_a_job_is_uploaded_staged_started_and_collected(self) -> None:
+        jobs = JobManager(self.manager)
+        self.manager.launch(self.spec())
+        program = Path(self.keys / "job.sh")
+        program.write_text("echo hi > \"$2/out.txt\"\n")
+        self.cloud.store.objects[("data", "in/a.txt")] = b"a"
+        request = JobSpec(type="shell", binary=str(program), args=["{input}", "{output}"],
+                          inputs={"": "swift://data/in/"}, outputs={"": "swift://results/run1"})
+        job = jobs.run("toy", request)
+        self.assertEqual((job.state, job.instance), ("RUNNING", "toy-master-0"))
+        self.assertTrue(job.binary.startswith("swift://heatdeploy-binaries/"))
+        master = self.instances.recorder.commands("toy-master-0")
+        folder = f"/var/lib/heatdeploy/jobs/{job.id}"
+        self.assertIn(["sh", f"{folder}/job.sh", f"{folder}/input", f"{folder}/output"], master)
+        for worker in ("toy-worker-0", "toy-worker-1"):  # inputs reach every instance
+            self.assertIn(["curl", "-fsS", "--retry", "3", "-K", "-"], self.instances.recorder.commands(worker))
+        done = jobs.status(job.id)
+        self.assertEqual(done.state, "SUCCEEDED")
+        self.assertEqual(self.cloud.records.load_job(job.id).state, "SUCCEEDED")
+        self.assertIn("results", self.cloud.store.containers)
+        self.assertEqual([j.id for j in jobs.list("toy")], [job.id])
+
+    def test_a_job_type_the_engine_lacks_is_refused(self) -> None:
+        jobs = JobManager(self.manager)
+        self.manager.launch(self.spec())
+        with self.assertRaisesRegex(HeatdeployError, "'spark' jobs are not supported here"):
+            jobs.run("toy", JobSpec(type="spark", binary="swift://c/o"))
+
+
+if __name__ == "__main__":
+    unittest.main()
+
+
+class CommandLineTest(OnFakeCloud):
+    """The lifecycle commands over the in-memory cloud, through the real command line."""
+
+    def heatdeploy(self, *args: str) -> tuple[int, list[dict[str, object]]]:
+        out = io.StringIO()
+        with unittest.mock.patch("heatdeploy.cli.lifecycle.manager", lambda args, progress: self.manager), \
+                contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+            status = main([*args, "--format", "json"])
+        return status, [json.loads(line) for line in out.getvalue().splitlines()]
+
+    def test_status_check_passes_only_an_active_green_cluster(self) -> None:
+        self.manager.launch(self.spec(), Options(wait=False))
+        status, events = self.heatdeploy("status", "toy", "--check")
+        self.assertEqual((status, events[-1]["state"]), (1, "creating"))
+        self.manager.launch(self.spec())
+        self.assertEqual(self.heatdeploy("status", "toy", "--check")[0], 0)
+        self.instances.responses.commands = {"true": 255}  # every instance stops answering over SSH
+        status, events = self.heatdeploy("status", "toy", "--check")
+        self.assertEqual((status, events[-1]["health"]["status"]), (1, "red"))
+
+    def test_a_failure_ends_with_one_error_event(self) -> None:
+        status, events = self.heatdeploy("scale", "nope", "worker=1")
+        self.assertEqual(status, 1)
+        self.assertEqual(events[-1], {"event": "error", "exit_status": 1, "message": "no cluster named nope"})
