@@ -9,9 +9,10 @@ Swift), so any machine with the project's credentials can pick a cluster up.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import dataclasses
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,13 @@ from typing import Any
 import yaml
 from keystoneauth1 import session as ks_session
 
+from heatdeploy import interrupts
 from heatdeploy.cloud import auth
+from heatdeploy.cloud.locks import ClusterBusy, ClusterLock
 from heatdeploy.cloud.project import OpenStackProject, Project
 from heatdeploy.cloud.records import ClusterRecord
 from heatdeploy.cloud.stacks import StackError, StackInfo
-from heatdeploy.errors import HeatdeployError
+from heatdeploy.errors import CloudError, HeatdeployError, library_failure
 from heatdeploy.events import Event, EventSink, ignore
 from heatdeploy.plugin.framework import Framework, Operation
 from heatdeploy.plugin.instance import Instance
@@ -56,6 +59,8 @@ class Options:
     use_floating_ip: bool = True
     proxy_command: str | None = None
     max_parallel: int = 32
+    break_lock: bool = False
+    """Take the cluster's lock even if another operation holds it (that process is known to be gone)."""
 
 
 @dataclass
@@ -108,6 +113,8 @@ class ClusterManager:
         self.key_dir = key_dir or default_key_dir()
         self.connector = connector
         self._trusted: dict[tuple[str, str], Project] = {}
+        self._work_for: dict[str, Project] = {}
+        self._held: dict[str, ClusterLock] = {}
 
     # -- what operations share ----------------------------------------------------------------------------------
 
@@ -118,7 +125,43 @@ class ClusterManager:
         key = (record.trustee_cloud, record.trust_id)
         if key not in self._trusted:
             self._trusted[key] = self.cloud.trusted(*key)
+        self._work_for[record.name] = self._trusted[key]
         return self._trusted[key]
+
+    @contextlib.contextmanager
+    def locked(self, name: str, operation: str, break_lock: bool = False) -> Iterator[None]:
+        """Hold cluster ``name``'s lock while ``operation`` runs; :class:`ClusterBusy` names another holder.
+
+        Re-entrant within this manager: a launch that converges by scaling
+        holds one lock. The lock is renewed while held, through the
+        cluster's work cloud once it is known.
+        """
+        if name in self._held:
+            yield
+            return
+        with self.failing_as(name, operation):
+            lock = ClusterLock(lambda: self._work_for.get(name, self.cloud).locks(), name, operation,
+                               break_lock=break_lock)
+            lock.acquire()
+            self._held[name] = lock
+            try:
+                yield
+            finally:
+                del self._held[name]
+                lock.release()
+
+    @contextlib.contextmanager
+    def failing_as(self, name: str, operation: str) -> Iterator[None]:
+        """Turn an error of the cloud or SSH libraries into a :class:`CloudError` naming the cluster."""
+        try:
+            yield
+        except HeatdeployError:
+            raise
+        except Exception as exc:
+            failure = library_failure(exc)
+            if failure is None:
+                raise
+            raise CloudError(f"{operation} of cluster {name} failed: {failure}") from exc
 
     def record(self, name: str) -> ClusterRecord:
         """The cluster's record; :class:`ClusterError` when there is no such cluster."""
@@ -127,9 +170,44 @@ class ClusterManager:
             raise ClusterError(f"no cluster named {name}")
         return record
 
-    def instances(self, record: ClusterRecord) -> builtins.list[Instance]:
-        """The cluster's instances, as its stack reports them."""
-        return self.work_cloud(record).stacks.instances(record.name)
+    def instances(self, record: ClusterRecord, cloud: Project | None = None) -> builtins.list[Instance]:
+        """The cluster's instances as its stack reports them, each with the host key pinned for it.
+
+        A server's host key is pinned the first time heatdeploy sees it, in
+        the cluster's record; a later report (a replayed wait condition
+        signal) never replaces it. ``cloud`` defaults to the work cloud.
+        """
+        cloud = cloud or self.work_cloud(record)
+        pinned: builtins.list[Instance] = []
+        first_seen = False
+        for instance in cloud.stacks.instances(record.name):
+            known = record.host_keys.get(instance.id)
+            if known is None and instance.host_key:
+                record.host_keys[instance.id] = instance.host_key
+                first_seen = True
+            elif known is not None and known != instance.host_key:
+                self.emit(Event("warning", instance=instance.name, message=(
+                    f"{instance.name} now reports another host key than the one it reported first; "
+                    "keeping the first")))
+                instance = dataclasses.replace(instance, host_key=known)
+            pinned.append(instance)
+        if first_seen:
+            self._save_pins(record, cloud)
+        return pinned
+
+    def _save_pins(self, record: ClusterRecord, cloud: Project) -> None:
+        if record.name in self._held:
+            cloud.records.save(record)
+            return
+        try:  # outside an operation: only under the lock, and merged into the record as it is now
+            with self.locked(record.name, "pin host keys"):
+                current = cloud.records.load(record.name)
+                if current is not None:
+                    for server, key in record.host_keys.items():
+                        current.host_keys.setdefault(server, key)
+                    cloud.records.save(current)
+        except ClusterBusy:
+            pass  # the operation holding the lock pins them itself
 
     def connections(self, record: ClusterRecord, instances: Sequence[Instance], options: Options | None = None,
                     cloud: Project | None = None) -> InstanceConnections:
@@ -150,22 +228,31 @@ class ClusterManager:
         """Create the cluster, or converge an existing one to ``loaded``'s spec."""
         spec = loaded.spec
         framework = self._framework(spec)
-        record = self.cloud.records.load(spec.name)
         self.project_id  # noqa: B018 - resolved while the caller's token is fresh
+        with self.locked(spec.name, "launch", options.break_lock):
+            return self._launch(loaded, spec, framework, options)
+
+    def _launch(self, loaded: LoadedSpec, spec: ClusterSpec, framework: Framework, options: Options) -> Summary:
+        record = self.cloud.records.load(spec.name)
         if record is None:
             record = self._begin(spec, loaded.text, options)
         elif record.plugin != spec.plugin:
             raise ClusterError(f"cluster {spec.name} already exists with plugin {record.plugin}")
         work = self.work_cloud(record)
         stack = work.stacks.find(spec.name)
+        if stack is not None and (stack.status.startswith("DELETE") or
+                                  (record.state != "active" and stack.status.endswith("_FAILED"))):
+            self._discard_stack(record, stack, work, spec.timeout, options)
+            work, stack = self.work_cloud(record), None
         if stack is not None and record.state == "active":
             return self._converge(record, spec, framework, options)
         marker = self._create_or_resume(record, spec, framework, stack, work, options)
         if not options.wait:
             return self._summary(record, work, framework)
-        instances = self._wait_ready(work, spec, options, marker)
+        instances = self._wait_ready(record, work, spec, options, marker)
         self._run(spec, framework, record, instances, instances, "launch", options)
         record.state = "active"
+        record.configured = sorted(i.id for i in instances)
         work.records.save(record)
         self._phase(f"cluster {spec.name} is active")
         return self._summary(record, work, framework)
@@ -182,9 +269,35 @@ class ClusterManager:
         keys.write_private(self._key_path(spec.name), pair)
         if self.trustee_cloud:
             self._phase(f"creating a trust for {self.trustee_cloud} (roles: {', '.join(auth.TRUST_ROLES)})")
-            record.trust_id = self.cloud.create_trust(self.trustee_cloud, options.trust_days).id
-            records.save(record)
+            with interrupts.deferred():  # a trust made but not recorded would never be deleted
+                record.trust_id = self.cloud.create_trust(self.trustee_cloud, options.trust_days).id
+                records.save(record)
         return record
+
+    def _discard_stack(self, record: ClusterRecord, stack: StackInfo, work: Project, timeout_minutes: int,
+                       options: Options) -> None:
+        """Delete a stack nothing is worth keeping of, so that the launch creates it anew.
+
+        A stack that failed before its cluster was ever active (an unknown
+        flavor, an engine that died mid-create) often cannot be repaired by
+        an update: its wait conditions can no longer be signalled. A stack
+        left half-deleted is finished off.
+        """
+        why = f": {stack.reason}" if stack.reason else ""
+        self._phase(f"stack {stack.name} is {stack.status}{why}; deleting it to create it again "
+                    "(none of its instances was ever configured)" if record.state != "active" else
+                    f"stack {stack.name} is {stack.status}; finishing its deletion to create it again")
+        marker = work.stacks.last_event_id(stack.name)
+        if stack.status != "DELETE_IN_PROGRESS":
+            work.stacks.delete(stack.id)
+        work.stacks.wait(stack.name, "DELETE", marker, 60.0 * timeout_minutes, self._stack_line)
+        record.state, record.stack_id, record.configured = "creating", None, []
+        record.host_keys, record.removed = {}, {}
+        work.records.save(record)
+        if record.trust_id and record.trustee_cloud:
+            # Heat makes its own trust from ours for each stack, and Keystone refuses a second one
+            # just like the first (same trustor, trustee, project and expiry): a new stack, a new trust.
+            self._replace_trust(record, options.trust_days)
 
     def _create_or_resume(self, record: ClusterRecord, spec: ClusterSpec, framework: Framework,
                           stack: StackInfo | None, work: Project, options: Options) -> str | None:
@@ -207,7 +320,7 @@ class ClusterManager:
         self._phase(f"resuming the launch of {spec.name} (stack {stack.status})")
         return None if stack.status.startswith("CREATE") else stacks.last_event_id(spec.name)
 
-    def _wait_ready(self, work: Project, spec: ClusterSpec, options: Options,
+    def _wait_ready(self, record: ClusterRecord, work: Project, spec: ClusterSpec, options: Options,
                     marker: str | None) -> builtins.list[Instance]:
         stacks = work.stacks
         stack = stacks.find(spec.name)
@@ -219,7 +332,7 @@ class ClusterManager:
         elif stack is None or stack.status.endswith("_FAILED"):
             status = stack.status if stack else "missing"
             raise StackError(f"stack {spec.name} is {status}", stacks.failures(spec.name))
-        return stacks.instances(spec.name)
+        return self.instances(record, work)
 
     def _stack_line(self, line: str) -> None:
         self.emit(Event("stack", message=line))
@@ -245,12 +358,35 @@ class ClusterManager:
 
     def _converge(self, record: ClusterRecord, spec: ClusterSpec, framework: Framework,
                   options: Options) -> Summary:
+        """Bring an active cluster to ``spec``: scale it, or finish what an earlier operation left undone."""
         current = self.spec_of(record)
         wanted = {g.name: g.count for g in spec.node_groups}
-        if {g.name: g.count for g in current.node_groups} == wanted:
-            self._phase(f"cluster {spec.name} already matches the spec")
-            return self._summary(record, self.work_cloud(record), framework)
-        return self.scale(spec.name, wanted, options=options)
+        if {g.name: g.count for g in current.node_groups} != wanted:
+            return self.scale(spec.name, wanted, options=options)
+        work = self.work_cloud(record)
+        stack = work.stacks.find(spec.name)
+        if stack is not None and stack.status.endswith("_FAILED"):
+            self._phase(f"stack {spec.name} is {stack.status}: updating it to repair")
+            self._update(record, current, framework, work, options)
+        instances = self.instances(record, work)
+        legacy = record.configured is None
+        fresh = _unconfigured(record, instances)
+        if fresh:
+            self._phase(f"configuring {', '.join(i.name for i in fresh)}: never configured")
+            self._run(current, framework, record, instances, fresh, "scale_up", options)
+        else:
+            health = self._health(record, current, framework, instances, options, work)
+            if health.status == "green":
+                if legacy:
+                    work.records.save(record)
+                self._phase(f"cluster {spec.name} already matches the spec and is healthy")
+                return self._summary(record, work, framework)
+            self._phase(f"cluster {spec.name} is {health.status}: running its launch steps again")
+            self._run(current, framework, record, instances, instances, "launch", options)
+        record.configured = sorted(i.id for i in instances)
+        work.records.save(record)
+        self._phase(f"cluster {spec.name} is active")
+        return self._summary(record, work, framework)
 
     def spec_of(self, record: ClusterRecord) -> ClusterSpec:
         """The cluster's current spec: the launched text with the counts scaling has set since."""
@@ -260,6 +396,10 @@ class ClusterManager:
     def scale(self, name: str, counts: Mapping[str, int], remove: Sequence[str] = (),
               options: Options = Options()) -> Summary:
         """Change node group sizes; ``remove`` names the instances to remove first."""
+        with self.locked(name, "scale", options.break_lock):
+            return self._scale(name, counts, remove, options)
+
+    def _scale(self, name: str, counts: Mapping[str, int], remove: Sequence[str], options: Options) -> Summary:
         record = self.record(name)
         work = self.work_cloud(record)
         spec = self.spec_of(record)
@@ -268,7 +408,8 @@ class ClusterManager:
         problems = list(framework_problems(new_spec, self.plugins))
         if problems:
             raise ClusterError("; ".join(f"{p.path}: {p.message}" for p in problems))
-        before = work.stacks.instances(name)
+        before = self.instances(record, work)
+        _unconfigured(record, before)  # an old record's instances count as configured from here on
         leaving = _leaving(before, spec, new_spec, remove)
         if leaving:
             self._phase(f"decommissioning {', '.join(i.name for i in leaving)}")
@@ -278,11 +419,12 @@ class ClusterManager:
         record.spec = _spec_text_with_counts(record.spec, new_spec)
         work.records.save(record)
         self._update(record, new_spec, framework, work, options)
-        after = work.stacks.instances(name)
-        known = {i.name for i in before}
-        added = [i for i in after if i.name not in known]
+        after = self.instances(record, work)
+        added = _unconfigured(record, after)  # new, or left unconfigured by an interrupted scale
         if added:
             self._run(new_spec, framework, record, after, added, "scale_up", options)
+        record.configured = sorted(i.id for i in after)
+        work.records.save(record)
         self._phase(f"cluster {name} scaled: {', '.join(f'{g}={c}' for g, c in sorted(counts.items()))}")
         return self._summary(record, work, framework)
 
@@ -324,16 +466,24 @@ class ClusterManager:
 
     def status(self, name: str, options: Options = Options(), check_health: bool = True) -> Summary:
         """The cluster as it is now; with ``check_health``, its health checks' results."""
+        with self.failing_as(name, "status"):
+            return self._status(name, options, check_health)
+
+    def _status(self, name: str, options: Options, check_health: bool) -> Summary:
         record = self.record(name)
         spec = self.spec_of(record)
         framework = self._framework(spec)
         summary = self._summary(record, self.cloud, framework)
         if check_health and summary.instances and record.state == "active":
-            with self.connections(record, summary.instances, options, self.cloud) as connections:
-                ctx = StepContext(spec=spec, framework=framework, instances=summary.instances,
-                                  connect=connections.get, targets=summary.instances)
-                summary.health = run_checks(ctx, [SSH_CHECK, *framework.health_checks()])
+            summary.health = self._health(record, spec, framework, summary.instances, options, self.cloud)
         return summary
+
+    def _health(self, record: ClusterRecord, spec: ClusterSpec, framework: Framework,
+                instances: builtins.list[Instance], options: Options, cloud: Project) -> HealthReport:
+        with self.connections(record, instances, options, cloud) as connections:
+            ctx = StepContext(spec=spec, framework=framework, instances=instances, connect=connections.get,
+                              targets=instances)
+            return run_checks(ctx, [SSH_CHECK, *framework.health_checks()])
 
     def connect(self, name: str, options: Options = Options()) -> InstanceConnections:
         """SSH access to the cluster's instances, with its key and their pinned host keys.
@@ -342,7 +492,7 @@ class ClusterManager:
         c.remote("demo-master-0").run(["hostname"])``.
         """
         record = self.record(name)
-        return self.connections(record, self.cloud.stacks.instances(name), options, self.cloud)
+        return self.connections(record, self.instances(record, self.cloud), options, self.cloud)
 
     def ssh_command(self, name: str, instance: str | None = None, command: Sequence[str] = (),
                     options: Options = Options()) -> builtins.list[str]:
@@ -352,7 +502,7 @@ class ClusterManager:
         to it, holding only the host keys the instances reported at boot.
         """
         record = self.record(name)
-        instances, config = self.cloud.stacks.instances(name), self._access(record, options, self.cloud)
+        instances, config = self.instances(record, self.cloud), self._access(record, options, self.cloud)
         if not instances:
             raise ClusterError(f"cluster {name} has no instances")
         by_name = {i.name: i for i in instances}
@@ -376,31 +526,54 @@ class ClusterManager:
 
     def _summary(self, record: ClusterRecord, cloud: Project, framework: Framework) -> Summary:
         stack = cloud.stacks.find(record.name)
-        instances = cloud.stacks.instances(record.name) if stack and stack.status.endswith("_COMPLETE") else []
+        instances = self.instances(record, cloud) if stack and stack.status.endswith("_COMPLETE") else []
         return Summary(record.name, record.state, record.plugin, record.version, stack.status if stack else None,
                        instances, framework.endpoints(instances), record.trust_id)
 
-    def renew_trust(self, name: str, days: float = auth.DEFAULT_TRUST_DAYS) -> auth.Trust:
+    def renew_trust(self, name: str, days: float = auth.DEFAULT_TRUST_DAYS, break_lock: bool = False) -> auth.Trust:
         """Replace the cluster's trust with a new one expiring ``days`` from now.
 
         The new trust is recorded before the old one is deleted, so the
         cluster always has a working trust on record.
         """
+        with self.locked(name, "renew", break_lock):
+            return self._renew_trust(name, days)
+
+    def _renew_trust(self, name: str, days: float) -> auth.Trust:
         record = self.record(name)
         if not record.trust_id or not record.trustee_cloud:
             raise ClusterError(f"cluster {name} was not launched in trust mode")
+        return self._replace_trust(record, days)
+
+    def _replace_trust(self, record: ClusterRecord, days: float) -> auth.Trust:
+        """A new trust on record first, then the old one deleted (with any Heat made from it)."""
+        assert record.trustee_cloud and record.trust_id
         self._phase(f"creating a new trust for {record.trustee_cloud} ({days:g} days)")
-        trust = self.cloud.create_trust(record.trustee_cloud, days)
-        old, record.trust_id = record.trust_id, trust.id
-        self.cloud.records.save(record)
+        with interrupts.deferred():  # the new trust is on record as soon as it exists
+            trust = self.cloud.create_trust(record.trustee_cloud, days)
+            record.retired_trusts.append(record.trust_id)
+            record.trust_id = trust.id
+            self.cloud.records.save(record)
         self._phase("deleting the old trust")
-        self.cloud.delete_trust(old)
+        self._delete_retired_trusts(record)
         return trust
+
+    def _delete_retired_trusts(self, record: ClusterRecord) -> None:
+        """Delete the trusts a renewal replaced (one, unless an earlier renewal was cut short)."""
+        for trust_id in list(record.retired_trusts):
+            self.cloud.delete_trust(trust_id)
+            record.retired_trusts.remove(trust_id)
+            self.cloud.records.save(record)
 
     # -- delete -----------------------------------------------------------------------------------------------
 
-    def delete(self, name: str, force: bool = False, timeout_minutes: int = 30) -> builtins.list[str]:
+    def delete(self, name: str, force: bool = False, timeout_minutes: int = 30,
+               break_lock: bool = False) -> builtins.list[str]:
         """Delete the stack, the record and key, then the trust; return what could not be deleted."""
+        with self.locked(name, "delete", break_lock):
+            return self._delete(name, force, timeout_minutes)
+
+    def _delete(self, name: str, force: bool, timeout_minutes: int) -> builtins.list[str]:
         records, stacks = self.cloud.records, self.cloud.stacks
         record = records.load(name)
         left: builtins.list[str] = []
@@ -417,14 +590,16 @@ class ClusterManager:
                 if not force:
                     raise
                 left.append(f"stack {name}: {exc}")
+        # The trusts before the record: a delete cut short after this still finds them on a rerun.
+        for trust_id in ([record.trust_id] if record and record.trust_id else []) + (record.retired_trusts
+                                                                                      if record else []):
+            self._phase(f"deleting trust {trust_id}")
+            self.cloud.delete_trust(trust_id)
         self._phase("deleting the cluster's record and key")
         records.delete(name)
         key_file = self._key_path(name)
         for path in (key_file, key_file.with_name("known_hosts")):
             path.unlink(missing_ok=True)
-        if record is not None and record.trust_id:
-            self._phase("deleting the trust")
-            self.cloud.delete_trust(record.trust_id)
         return left
 
     # -- helpers ----------------------------------------------------------------------------------------------
@@ -457,6 +632,14 @@ class ClusterManager:
 def default_key_dir() -> Path:
     """Where generated private keys are cached, readable by their owner only."""
     return xdg_home("data") / "heatdeploy" / "keys"
+
+
+def _unconfigured(record: ClusterRecord, instances: Sequence[Instance]) -> list[Instance]:
+    """The instances whose configuration never finished; a record from before this was kept trusts them all."""
+    if record.configured is None:
+        record.configured = sorted(i.id for i in instances)
+    done = set(record.configured)
+    return [i for i in instances if i.id not in done]
 
 
 def _with_counts(spec: ClusterSpec, counts: Mapping[str, int]) -> ClusterSpec:

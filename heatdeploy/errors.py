@@ -9,6 +9,7 @@ failures exit 1, bad input exits 2.
 from __future__ import annotations
 
 import enum
+import sys
 
 
 class ExitStatus(enum.IntEnum):
@@ -33,3 +34,27 @@ class UsageError(HeatdeployError):
     """A command-line argument is unusable (a missing file, say); nothing was done."""
 
     exit_status = ExitStatus.BAD_INPUT
+
+
+class CloudError(HeatdeployError):
+    """The cloud refused or failed a request (Keystone, Heat, Swift) or an SSH library failed; names the service."""
+
+
+_LIBRARY_ERRORS = (
+    ("keystoneauth1.exceptions", "ClientException", "Keystone"),
+    ("swiftclient.exceptions", "ClientException", "Swift"),
+    ("heatclient.exc", "BaseException", "Heat"),
+    ("paramiko", "SSHException", "SSH"),
+)
+
+
+def library_failure(exc: BaseException) -> str | None:
+    """``SERVICE: message`` for an error of the cloud or SSH libraries heatdeploy drives, else ``None``.
+
+    Only a library already imported can have raised, so none is imported here.
+    """
+    for module, name, service in _LIBRARY_ERRORS:
+        loaded = sys.modules.get(module)
+        if loaded is not None and isinstance(exc, getattr(loaded, name)):
+            return f"{service}: {exc}"
+    return None

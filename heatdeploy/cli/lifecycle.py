@@ -15,6 +15,7 @@ from heatdeploy.cli.options import (
     cloud_options,
     command,
     format_option,
+    lock_option,
     manager,
     options,
     plugins,
@@ -107,14 +108,14 @@ def cmd_scale(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def cmd_renew(args: argparse.Namespace, progress: Progress) -> int:
-    trust = manager(args, progress).renew_trust(args.name, args.days)
+    trust = manager(args, progress).renew_trust(args.name, args.days, break_lock=args.break_lock)
     progress.result({"name": args.name, "trust_id": trust.id, "expires_at": trust.expires_at},
                     f"cluster {args.name}: new trust expires {trust.expires_at}")
     return ExitStatus.OK
 
 
 def cmd_delete(args: argparse.Namespace, progress: Progress) -> int:
-    left = manager(args, progress).delete(args.name, force=args.force)
+    left = manager(args, progress).delete(args.name, force=args.force, break_lock=args.break_lock)
     message = f"cluster {args.name} deleted" + "".join(f"\n  left behind: {item}" for item in left)
     progress.result({"name": args.name, "deleted": True, "left": left}, message)
     return ExitStatus.OK
@@ -164,6 +165,7 @@ def add_commands(sub: Any) -> None:
                    help="with --job: delete the cluster (and its trust) when the job ends, whatever happens")
     p.add_argument("--trust-days", type=float, metavar="DAYS",
                    help="lifetime of the trust in trust mode (default: 3; renew with 'heatdeploy renew')")
+    lock_option(p)
     cloud_options(p)
     access_options(p)
     format_option(p)
@@ -172,6 +174,7 @@ def add_commands(sub: Any) -> None:
                 "heatdeploy renew spark-demo --days 7")
     p.add_argument("name", metavar="NAME", help="cluster name")
     p.add_argument("--days", type=float, default=3.0, help="lifetime of the new trust (default: 3)")
+    lock_option(p)
     cloud_options(p)
     format_option(p)
 
@@ -208,6 +211,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--remove", metavar="INSTANCE", nargs="+", default=[],
                    help="instances to remove when shrinking (default: the highest-numbered ones)")
     p.add_argument("--timeout", type=int, metavar="MINUTES", help="stack timeout (default: the spec's timeout)")
+    lock_option(p)
     cloud_options(p)
     access_options(p)
     format_option(p)
@@ -217,6 +221,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("name", metavar="NAME", help="cluster name")
     p.add_argument("--force", action="store_true",
                    help="go on deleting the record, key and trust even if the stack will not delete")
+    lock_option(p)
     cloud_options(p)
     format_option(p)
 

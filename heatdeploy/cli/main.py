@@ -21,7 +21,7 @@ from typing import Any
 from heatdeploy.cli import binaries, jobs, lifecycle
 from heatdeploy.cli.options import command, format_option, plugins
 from heatdeploy.cli.output import Progress
-from heatdeploy.errors import ExitStatus, HeatdeployError
+from heatdeploy.errors import ExitStatus, HeatdeployError, library_failure
 from heatdeploy.plugin.manager import Plugins
 from heatdeploy.plugin.validation import load_and_validate
 from heatdeploy.render.renderer import render
@@ -169,23 +169,11 @@ def _add_local(sub: Any) -> None:
     add_parser(sub)
 
 
-_LIBRARY_ERRORS = (
-    ("keystoneauth1.exceptions", "ClientException", "Keystone"),
-    ("swiftclient.exceptions", "ClientException", "Swift"),
-    ("heatclient.exc", "BaseException", "Heat"),
-    ("paramiko", "SSHException", "SSH"),
-)
-
-
 def describe_failure(exc: BaseException) -> str:
-    """One line for an error that is not a HeatdeployError: the library that raised it, and its message.
-
-    Only libraries already imported can have raised, so none is imported here.
-    """
-    for module, name, service in _LIBRARY_ERRORS:
-        loaded = sys.modules.get(module)
-        if loaded is not None and isinstance(exc, getattr(loaded, name)):
-            return f"{service}: {exc}"
+    """One line for an error that is not a HeatdeployError: the library that raised it, and its message."""
+    library = library_failure(exc)
+    if library is not None:
+        return library
     if isinstance(exc, OSError):
         return str(exc)
     return f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)"

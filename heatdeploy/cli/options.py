@@ -63,6 +63,12 @@ def access_options(parser: argparse.ArgumentParser) -> None:
                              "(default: $HEATDEPLOY_PROXY_COMMAND), e.g. 'ssh -W {host}:{port} bastion'")
 
 
+def lock_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--break-lock", action="store_true",
+                        help="take the cluster's lock even though another operation holds it: only when that "
+                             "process is known to be gone (an expired lock is taken over anyway)")
+
+
 def manager(args: argparse.Namespace, progress: Progress) -> ClusterManager:
     """The cluster manager for the cloud the command's options name."""
     from heatdeploy.cloud.auth import load_cloud
@@ -80,4 +86,5 @@ def options(args: argparse.Namespace) -> Options:
     return Options(wait=getattr(args, "wait", True), timeout_minutes=getattr(args, "timeout", None),
                    trust_days=getattr(args, "trust_days", None) or Options.trust_days,
                    use_floating_ip=not getattr(args, "no_floating_ip", False),
-                   proxy_command=getattr(args, "proxy_command", None) or os.environ.get("HEATDEPLOY_PROXY_COMMAND"))
+                   proxy_command=getattr(args, "proxy_command", None) or os.environ.get("HEATDEPLOY_PROXY_COMMAND"),
+                   break_lock=getattr(args, "break_lock", False))

@@ -17,6 +17,7 @@ from typing import Protocol
 from keystoneauth1 import session as ks_session
 
 from heatdeploy.cloud import auth, binaries, object_store, tempurls
+from heatdeploy.cloud.locks import LockStore
 from heatdeploy.cloud.records import ClusterRecord, Records
 from heatdeploy.cloud.stacks import StackInfo, Stacks
 from heatdeploy.plugin.instance import Instance
@@ -85,6 +86,7 @@ class Project(Protocol):
     def create_trust(self, trustee_cloud: str, days: float) -> auth.Trust: ...
     def delete_trust(self, trust_id: str) -> bool: ...
     def object_store(self) -> ObjectStore: ...
+    def locks(self) -> LockStore: ...
 
 
 class OpenStackProject:
@@ -119,6 +121,11 @@ class OpenStackProject:
 
     def object_store(self) -> SwiftStore:
         return SwiftStore(self.session, self.region)
+
+    def locks(self) -> Records:
+        # A connection of its own each time: the lock is renewed from another thread,
+        # and a swiftclient connection is not to be shared between threads.
+        return Records(self.session, self.region)
 
 
 class SwiftStore:

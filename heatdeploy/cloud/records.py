@@ -36,12 +36,18 @@ class ClusterRecord:
     state: str = "creating"
     stack_id: str | None = None
     trust_id: str | None = None
+    retired_trusts: list[str] = field(default_factory=list)
+    """Trusts a renewal replaced and has not deleted yet: ``delete`` deletes them too."""
     trustee_cloud: str | None = None
     public_key: str = ""
     created_at: str = field(default_factory=utc_now)
     updated_at: str = field(default_factory=utc_now)
     removed: dict[str, list[str]] = field(default_factory=dict)
     """Per node group, member indices removed so far: kept in every later render."""
+    configured: list[str] | None = None
+    """Ids of the servers whose configuration steps finished; ``None`` in records from before it was kept."""
+    host_keys: dict[str, str] = field(default_factory=dict)
+    """Server id to the SSH host key first seen for it: pinned once, never replaced by a later report."""
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), indent=1, sort_keys=True).encode()
@@ -54,7 +60,10 @@ class ClusterRecord:
 
 
 class Records:
-    """Records and keys of one project's clusters."""
+    """Records and keys of one project's clusters, and their locks."""
+
+    settle_seconds = 0.3
+    """Swift's conditional creation is not atomic for requests in flight together (see locks.py)."""
 
     def __init__(self, session: ks_session.Session, region: str | None = None) -> None:
         self.swift = object_store.connection(session, region)
@@ -81,12 +90,12 @@ class Records:
             if exc.http_status != 404:
                 raise
 
-    def _put(self, name: str, data: bytes, content_type: str) -> None:
+    def _put(self, name: str, data: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self._ensure_container()
         # A file object, not bytes: when the token expired during a long operation, swiftclient
         # answers the 401 by re-authenticating and sending again, which needs to rewind the body.
         self.swift.put_object(CONTAINER, name, io.BytesIO(data), content_length=len(data),
-                              content_type=content_type)
+                              content_type=content_type, headers=headers)
 
     def save(self, record: ClusterRecord) -> None:
         record.updated_at = utc_now()
@@ -127,6 +136,24 @@ class Records:
     def list_jobs(self, cluster: str | None = None) -> list[JobRecord]:
         jobs = [self.load_job(n[len("jobs/"):-len(".json")]) for n in self._names("jobs/")]
         return [j for j in jobs if j is not None and (cluster is None or j.cluster == cluster)]
+
+    def create_lock(self, name: str, body: bytes) -> bool:
+        try:
+            self._put(f"clusters/{name}/lock.json", body, "application/json", {"If-None-Match": "*"})
+        except ClientException as exc:
+            if exc.http_status == 412:  # it exists: someone holds the lock
+                return False
+            raise
+        return True
+
+    def read_lock(self, name: str) -> bytes | None:
+        return self._get(f"clusters/{name}/lock.json")
+
+    def write_lock(self, name: str, body: bytes) -> None:
+        self._put(f"clusters/{name}/lock.json", body, "application/json")
+
+    def delete_lock(self, name: str) -> None:
+        self._delete(f"clusters/{name}/lock.json")
 
     def delete(self, name: str) -> None:
         """Delete everything stored for cluster ``name``."""

@@ -12,7 +12,7 @@ import builtins
 import contextlib
 import posixpath
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 
 from heatdeploy.cloud import binaries
@@ -21,6 +21,7 @@ from heatdeploy.cloud.records import ClusterRecord
 from heatdeploy.cluster import ClusterManager, Options
 from heatdeploy.errors import HeatdeployError
 from heatdeploy.events import Event
+from heatdeploy.jobs import staging
 from heatdeploy.jobs.spec import JobSpec
 from heatdeploy.plugin.jobs import FINAL, JobContext, JobEngine, JobRecord, new_job_id, utc_now
 from heatdeploy.plugin.remote import Remote
@@ -33,32 +34,6 @@ class JobError(HeatdeployError):
 
 def _folder(kind: str, name: str) -> str:
     return kind if not name else f"{kind}.{name}"
-
-
-def substitute(args: list[str], paths: Mapping[str, str]) -> list[str]:
-    """Replace ``{input}``, ``{input.NAME}``, ``{output}``, ``{output.NAME}`` in each argument.
-
-    Plain text replacement of known placeholders only: other braces in
-    arguments (JSON, Spark SQL) are left alone.
-    """
-    out = []
-    for arg in args:
-        for placeholder, path in sorted(paths.items(), key=lambda kv: -len(kv[0])):
-            arg = arg.replace("{" + placeholder + "}", path)
-        out.append(arg)
-    return out
-
-
-def curl_config(pairs: list[tuple[str, str]], option: str) -> bytes:
-    """A curl config file (read with ``-K -``) of (URL, path) pairs; ``option`` is output or upload-file."""
-    lines = []
-    for url, path in pairs:
-        lines += [f'url = "{_curl_quote(url)}"', f'{option} = "{_curl_quote(path)}"']
-    return ("\n".join(lines) + "\n").encode()
-
-
-def _curl_quote(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 class JobManager:
@@ -97,7 +72,14 @@ class JobManager:
     # -- run ----------------------------------------------------------------------------------------------
 
     def run(self, cluster: str, request: JobSpec) -> JobRecord:
-        """Stage the job's binary and inputs on the cluster and start it; returns its record."""
+        """Stage the job's binary and inputs on the cluster and start it; returns its record.
+
+        Holds the cluster's lock while the job is submitted, not while it runs.
+        """
+        with self.clusters.locked(cluster, "job run"):
+            return self._run(cluster, request)
+
+    def _run(self, cluster: str, request: JobSpec) -> JobRecord:
         record = self._cluster(cluster)
         store = self.clusters.work_cloud(record).object_store()
         binary = request.binary
@@ -113,19 +95,24 @@ class JobManager:
             driver = engine.driver(ctx)
             job.instance = driver.name
             self._work(record).save_job(job)
-            program = self._stage_binary(store, ctx.remote(driver), job)
-            paths = self._stage_inputs(store, ctx, job)
-            paths.update(self._output_folders(ctx.remote(driver), job))
-            self._phase(f"starting {job.type} job {job.id} on {driver.name}")
-            engine.start(ctx, job, program, substitute(job.args, paths))
+            try:
+                program = self._stage_binary(store, ctx.remote(driver), job)
+                paths = self._stage_inputs(store, ctx, job)
+                paths.update(self._output_folders(ctx.remote(driver), job))
+                self._phase(f"starting {job.type} job {job.id} on {driver.name}")
+                engine.start(ctx, job, program, staging.substitute(job.args, paths))
+            except HeatdeployError as exc:  # the job never ran: its record says why
+                job.state, job.message, job.finished_at = "FAILED", str(exc), utc_now()
+                self._work(record).save_job(job)
+                raise
         job.state = "RUNNING"
         self._work(record).save_job(job)
         return job
 
     def _stage_binary(self, store: ObjectStore, remote: Remote, job: JobRecord) -> str:
         container, name = binaries.parse_swift_url(job.binary)
-        path = f"{job.directory}/{posixpath.basename(name)}"
-        self._fetch(remote, [(store.temp_url(container, name, "GET"), path)])
+        path = f"{job.directory}/{staging.relative_path(posixpath.basename(name), 'binary')}"
+        staging.download(remote, [(store.temp_url(container, name, "GET"), path)])
         return path
 
     def _stage_inputs(self, store: ObjectStore, ctx: JobContext, job: JobRecord) -> dict[str, str]:
@@ -137,12 +124,11 @@ class JobManager:
             objects = store.names(container, prefix) if prefix.endswith("/") else [prefix]
             if not objects:
                 raise JobError(f"input {source} is empty")
-            pairs = [(store.temp_url(container, o, "GET"),
-                      f"{folder}/{o[len(prefix):] if prefix.endswith('/') else posixpath.basename(o)}")
+            pairs = [(store.temp_url(container, o, "GET"), f"{folder}/{self._local_name(source, prefix, o)}")
                      for o in objects]
             self._phase(f"staging {source} ({len(pairs)} object(s)) on {len(ctx.instances)} instance(s)")
             for instance in ctx.instances:
-                self._fetch(ctx.remote(instance), pairs)
+                staging.download(ctx.remote(instance), pairs)
             paths[_folder("input", name)] = folder if prefix.endswith("/") else pairs[0][1]
         return paths
 
@@ -153,10 +139,10 @@ class JobManager:
         return folders
 
     @staticmethod
-    def _fetch(remote: Remote, pairs: builtins.list[tuple[str, str]]) -> None:
-        folders = sorted({posixpath.dirname(path) for _, path in pairs})
-        remote.run(["mkdir", "-p", *folders])
-        remote.run(["curl", "-fsS", "--retry", "3", "-K", "-"], stdin=curl_config(pairs, "output"))
+    def _local_name(source: str, prefix: str, name: str) -> str:
+        """Where object ``name`` of input ``source`` goes below the input's folder: its name under the prefix."""
+        relative = name[len(prefix):] if prefix.endswith("/") else posixpath.basename(name)
+        return staging.relative_path(relative, f"input {source}: object")
 
     # -- watch --------------------------------------------------------------------------------------------
 
@@ -189,15 +175,13 @@ class JobManager:
     def _collect(self, store: ObjectStore, remote: Remote, job: JobRecord) -> None:
         for name, target in job.outputs.items():
             folder = f"{job.directory}/{_folder('output', name)}"
-            files = remote.run(["find", folder, "-type", "f"]).stdout.split("\n")
+            files = [staging.relative_path(f, f"output {folder}: file") for f in staging.find_files(remote, folder)]
             container, prefix = binaries.parse_swift_url(target)
             store.make_container(container)
             prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
-            pairs = [(store.temp_url(container, prefix + f[len(folder) + 1:], "PUT"), f)
-                     for f in files if f]
+            pairs = [(store.temp_url(container, prefix + f, "PUT"), f"{folder}/{f}") for f in files]
             self._phase(f"collecting {len(pairs)} output file(s) into {target}")
-            if pairs:
-                remote.run(["curl", "-fsS", "--retry", "3", "-K", "-"], stdin=curl_config(pairs, "upload-file"))
+            staging.upload(remote, pairs)
 
     def wait(self, job_id: str, timeout: float, interval: float = 2.0) -> JobRecord:
         """Poll until the job ends or ``timeout`` seconds pass (then it is returned as it is)."""

@@ -164,6 +164,10 @@ def prepare(server_id: str, name: str, addresses: list[str], authorized_keys: li
     _private_write(etc / "ssh" / "ssh_host_ed25519_key", private, 0o600)
     (etc / "ssh" / "ssh_host_ed25519_key.pub").write_text(f"{public} root@{name}\n")
     (etc / "ssh").chmod(0o755)
+    # As cloud-init leaves it on a real server: the instance reports its host key under this id.
+    cloud_data = fs / "upper" / "var" / "lib" / "cloud" / "data"
+    cloud_data.mkdir(parents=True, exist_ok=True)
+    (cloud_data / "instance-id").write_text(f"{server_id}\n")
     _private_write(fs / "root" / ".ssh" / "authorized_keys",
                    "".join(f"{k}\n" for k in authorized_keys), 0o600)
     (fs / "root" / ".ssh").chmod(0o700)

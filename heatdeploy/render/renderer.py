@@ -20,7 +20,7 @@ from heatdeploy.errors import HeatdeployError
 from heatdeploy.plugin.framework import Framework
 from heatdeploy.plugin.manager import Plugins
 from heatdeploy.plugin.template_parts import SecurityRule, TemplatePart
-from heatdeploy.render.userdata import PUBLIC_KEY_TOKEN, SIGNAL_TOKEN, UserDataError, cloud_config
+from heatdeploy.render.userdata import ENDPOINT_TOKEN, PUBLIC_KEY_TOKEN, SIGNAL_TOKEN, UserDataError, cloud_config
 from heatdeploy.spec.model import ClusterSpec, NodeGroup
 
 TEMPLATE_NAME = "cluster.yaml"
@@ -125,6 +125,7 @@ def render(
         "anti_affinity": ANTI_AFFINITY if any(g.server_group for g in groups) else None,
         "public_key_token": PUBLIC_KEY_TOKEN,
         "signal_token": SIGNAL_TOKEN,
+        "endpoint_token": ENDPOINT_TOKEN,
     }
     files = {
         g.instance_file: _ENV.get_template("instance.yaml.j2").render(context, g=g) for g in groups

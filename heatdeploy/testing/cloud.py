@@ -19,16 +19,18 @@ stopped before waiting leaves the stack as a real one would.
 
 from __future__ import annotations
 
-import base64
 import datetime
 import hashlib
 import itertools
 import threading
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from heatdeploy.cloud.auth import AuthError, Trust
 from heatdeploy.cloud.records import ClusterRecord
@@ -66,12 +68,18 @@ class FakeStack:
 
 
 class FakeStacks:
-    """Heat, in memory. ``fail_next`` makes the next action fail with that reason."""
+    """Heat, in memory.
+
+    ``fail_next`` makes the next action fail with that reason;
+    ``reported_keys`` (instance name to key) replaces the host key an
+    instance reports, as a replayed wait condition signal would.
+    """
 
     def __init__(self) -> None:
         self.stacks: dict[str, FakeStack] = {}
         self.events: list[tuple[str, str]] = []
         self.fail_next: str | None = None
+        self.reported_keys: dict[str, str] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -184,13 +192,19 @@ class FakeStacks:
         self._event(stack.name, stack.status)
 
     @staticmethod
-    def _instance(stack: FakeStack, group: str, index: int) -> Instance:
+    def host_key(name: str) -> str:
+        """The host key instance ``name`` reports: a real ed25519 key, the same for the same name."""
+        private = ed25519.Ed25519PrivateKey.from_private_bytes(hashlib.sha256(name.encode()).digest())
+        public = private.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+        return public.decode()
+
+    def _instance(self, stack: FakeStack, group: str, index: int) -> Instance:
         name = f"{stack.name}-{group}-{index}"
         number = sorted(stack.groups).index(group)
         spec = stack.groups[group]
+        key = self.reported_keys.get(name, self.host_key(name))
         return Instance(name=name, id=f"id-{name}", group=group, processes=spec.processes,
-                        fixed_ip=f"10.0.{number}.{10 + index}", floating_ip=None,
-                        host_key="ssh-ed25519 " + base64.b64encode(name.encode()).decode(),
+                        fixed_ip=f"10.0.{number}.{10 + index}", floating_ip=None, host_key=key,
                         proxy_gateway=spec.proxy_gateway)
 
 
@@ -220,7 +234,9 @@ def _converge_groups(stack: FakeStack) -> None:
 
 
 class FakeRecords:
-    """Cluster records, keys and job records, kept as the JSON Swift would hold."""
+    """Cluster records, keys and job records, kept as the JSON Swift would hold; locks created atomically."""
+
+    settle_seconds = 0.0
 
     def __init__(self) -> None:
         self.objects: dict[str, bytes] = {}
@@ -249,6 +265,19 @@ class FakeRecords:
         data = self.objects.get(f"clusters/{name}/id_ed25519")
         return data.decode() if data is not None else None
 
+    def create_lock(self, name: str, body: bytes) -> bool:
+        with self._lock:
+            return self.objects.setdefault(f"clusters/{name}/lock.json", body) is body
+
+    def read_lock(self, name: str) -> bytes | None:
+        return self.objects.get(f"clusters/{name}/lock.json")
+
+    def write_lock(self, name: str, body: bytes) -> None:
+        self.objects[f"clusters/{name}/lock.json"] = body
+
+    def delete_lock(self, name: str) -> None:
+        self.objects.pop(f"clusters/{name}/lock.json", None)
+
     def save_job(self, job: JobRecord) -> None:
         with self._lock:
             self.objects[f"jobs/{job.id}.json"] = job.to_json()
@@ -270,7 +299,8 @@ class FakeObjectStore:
         self.containers: set[str] = set()
 
     def temp_url(self, container: str, name: str, method: str) -> str:
-        return f"https://object-store.invalid/v1/AUTH_fake/{container}/{name}?method={method}&temp_url_sig=fake"
+        path = urllib.parse.quote(f"/v1/AUTH_fake/{container}/{name}")
+        return f"https://object-store.invalid{path}?method={method}&temp_url_sig=fake"
 
     def names(self, container: str, prefix: str) -> list[str]:
         return sorted(n for c, n in self.objects if c == container and n.startswith(prefix) and not n.endswith("/"))
@@ -323,6 +353,9 @@ class FakeCloud:
 
     def object_store(self) -> FakeObjectStore:
         return self.store
+
+    def locks(self) -> FakeRecords:
+        return self.records
 
 
 class FakeInstances:

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,31 @@ def test_word_count_over_an_input_folder(cluster: str, swift: swift_client.Conne
     assert status == 0 and job["state"] == "SUCCEEDED", job
     _, body = swift.get_object("ft-results", "library/counts.json")
     assert json.loads(body) == dict(collections.Counter((TEXT + second).split()))
+
+
+@pytest.mark.parametrize("hostile", ["a\nurl = file:///etc/hostname\noutput = /tmp/pwned\nx", "dots/../../tmp/x"])
+def test_hostile_object_names_fail_the_job_and_write_nothing(cluster: str, swift: swift_client.Connection,
+                                                             hostile: str) -> None:
+    swift.put_container("ft-hostile")
+    # Percent-encoded: HTTP clients fold a literal ".." segment away before Swift ever sees it.
+    url = f"{swift.url}/ft-hostile/{urllib.parse.quote(f'in/{hostile}').replace('.', '%2E')}"
+    session = load_cloud(CLOUD).session
+    session.put(url, data=b"x")
+    assert swift.get_container("ft-hostile", prefix="in/")[1][0]["name"] == f"in/{hostile}"
+    try:
+        status, error = run_job(cluster, JOBS / "pi.py", "--input", "swift://ft-hostile/in/", "--wait")
+    finally:
+        session.delete(url)
+    assert (status, error["event"]) == (1, "error"), error
+    assert error["message"].startswith("input swift://ft-hostile/in/: object "), error
+    assert "\n" not in error["message"], "the name is quoted, so the message stays one line"
+    _, lines, _ = heatdeploy("job", "list", cluster, "--os-cloud", CLOUD)
+    failed = [j for j in result_of(lines)["jobs"] if j["inputs"] == {"": "swift://ft-hostile/in/"}]
+    assert failed and all(j["state"] == "FAILED" for j in failed), failed
+    for target in ("/tmp/pwned", "/tmp/x"):
+        probe = subprocess.run([sys.executable, "-m", "heatdeploy", "ssh", cluster, "--os-cloud", CLOUD, "--",
+                                "test", "-e", target], cwd=ROOT, capture_output=True, timeout=120)
+        assert probe.returncode == 1, (target, probe.stderr)
 
 
 def test_pi_result_shows_in_the_log(cluster: str) -> None:

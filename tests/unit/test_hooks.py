@@ -148,7 +148,7 @@ class HookTest(unittest.TestCase):
             render_text(SPARK_SPEC, wrong)
 
     def test_user_data_may_not_use_reserved_tokens(self) -> None:
-        part = UserDataPart(commands=("echo __heatdeploy_wc_notify__",))
+        part = UserDataPart(commands=("echo __heatdeploy_wc_token__",))
         plugins = builtin_plugins(sneaky=plugin(heatdeploy_user_data=lambda spec, node_group, framework: part))
         with self.assertRaisesRegex(RenderError, "plugin 'sneaky': user data contains a reserved"):
             render_text(SPARK_SPEC, plugins)

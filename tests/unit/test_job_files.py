@@ -1,4 +1,4 @@
-"""Job specs from YAML, argument placeholders, and the curl configs that carry temp URLs."""
+"""Job specs from YAML, argument placeholders, and how files move: object names stay data."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import unittest
 from pathlib import Path
 
 from heatdeploy import SpecError
-from heatdeploy.jobs.manager import curl_config, substitute
 from heatdeploy.jobs.spec import read_job_file
+from heatdeploy.jobs.staging import StagingError, download, relative_path, substitute, upload, url_config
+from heatdeploy.testing import Recorder, RecordingRemote, fake_instances, parse_test_spec
+from heatdeploy.testing.clusters import BARE
 
 
 class JobFileTest(unittest.TestCase):
@@ -46,10 +48,48 @@ class PlaceholderTest(unittest.TestCase):
         self.assertEqual(substitute(args, paths), [
             "/j/input/a.txt", "--names=/j/input.names", "/j/output/part", '{"json": /j/input/a.txt}', "{other}"])
 
-    def test_curl_config_quotes_urls_and_paths(self) -> None:
-        config = curl_config([('http://s/v1/a?sig=x&e=1', '/j/in/"odd" name')], "output").decode()
-        self.assertEqual(config, 'url = "http://s/v1/a?sig=x&e=1"\noutput = "/j/in/\\\\"odd\\\\" name"\n'
-                         .replace("\\\\", "\\"))
+
+
+class StagingTest(unittest.TestCase):
+    """Temp URLs go to curl on stdin; object names only ever become single arguments."""
+
+    def remote(self) -> RecordingRemote:
+        spec = parse_test_spec('''
+            name: s
+            plugin: bare
+            version: "1"
+            image: i
+            flavor: f
+            network: n
+            node_groups: [{name: node, count: 1, processes: [node]}]
+            ''', BARE)
+        return RecordingRemote(fake_instances(spec)[0], Recorder())
+
+    def test_urls_go_on_stdin_and_paths_as_arguments(self) -> None:
+        remote = self.remote()
+        download(remote, [("http://s/v1/a/c/x?temp_url_sig=1&temp_url_expires=2", "/j/in/\"odd\" name"),
+                          ("http://s/v1/a/c/y%0Az?temp_url_sig=3&temp_url_expires=4", "/j/in/-")])
+        self.assertEqual(remote.recorder.commands("s-node-0"), [[
+            "curl", "-fsS", "--fail-early", "--retry", "3", "--create-dirs",
+            "-o", '/j/in/"odd" name', "-o", "/j/in/-", "-K", "-"]])
+        upload(remote, [("http://s/v1/a/c/o?temp_url_sig=5&temp_url_expires=6", "/j/out/part-0")])
+        self.assertEqual(remote.recorder.commands("s-node-0")[-1],
+                         ["curl", "-fsS", "--fail-early", "--retry", "3", "-T", "/j/out/part-0", "-K", "-"])
+
+    def test_the_config_holds_only_percent_encoded_urls(self) -> None:
+        self.assertEqual(url_config(["http://s/a?x=1", "http://s/b%0A?x=2"]),
+                         b'url = "http://s/a?x=1"\nurl = "http://s/b%0A?x=2"\n')
+        for bad in ("http://s/a\nurl = file:///etc/passwd", 'http://s/"', "http://s/a b"):
+            with self.subTest(url=bad), self.assertRaises(StagingError):
+                url_config([bad])
+
+    def test_hostile_object_names_are_refused_by_name(self) -> None:
+        self.assertEqual(relative_path("dir/part-0.csv", "object"), "dir/part-0.csv")
+        hostile = ["a\nurl = file:///etc/hostname\noutput = /tmp/pwned\nx", "../../tmp/x", "a/../b", "/etc/x",
+                   "-o", "a//b", "a/./b", "nul\x00", "tab\tname", ""]
+        for name in hostile:
+            with self.subTest(name=name), self.assertRaisesRegex(StagingError, "^object "):
+                relative_path(name, "object")
 
 
 if __name__ == "__main__":

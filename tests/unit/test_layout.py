@@ -15,7 +15,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "heatdeploy"
 
 LAYERS = [
-    ["heatdeploy.errors", "heatdeploy.events", "heatdeploy.user_dirs"],
+    ["heatdeploy.errors", "heatdeploy.events", "heatdeploy.interrupts", "heatdeploy.user_dirs"],
     ["heatdeploy.spec"],
     ["heatdeploy.plugin"],
     ["heatdeploy.render"],
@@ -42,9 +42,9 @@ MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 
 
 def layer(module: str) -> int:
-    """The layer of ``module``: that of the longest prefix listed."""
+    """The layer of ``module``: that of the longest prefix listed (the package itself only as itself)."""
     best = max((prefix for row in LAYERS for prefix in row
-                if module == prefix or module.startswith(prefix + ".")), key=len)
+                if module == prefix or (prefix != "heatdeploy" and module.startswith(prefix + "."))), key=len)
     return next(i for i, row in enumerate(LAYERS) if best in row)
 
 

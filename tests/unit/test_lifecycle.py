@@ -5,7 +5,11 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
+import shlex
+import signal
 import tempfile
+import time
 import unittest
 import unittest.mock
 from collections.abc import Sequence
@@ -16,6 +20,8 @@ from heatdeploy import (
     ClusterError,
     ClusterManager,
     Framework,
+    Health,
+    HealthCheck,
     HeatdeployError,
     JobContext,
     JobManager,
@@ -33,9 +39,14 @@ from heatdeploy import (
 )
 from heatdeploy.cli.main import main
 from heatdeploy.cloud.auth import AuthError
+from heatdeploy.cloud.locks import ClusterBusy, ClusterLock, LockInfo, this_holder
 from heatdeploy.cloud.stacks import StackError
+from heatdeploy.errors import CloudError
+from heatdeploy.events import Event
+from heatdeploy.jobs.staging import StagingError
 from heatdeploy.plugin.validation import checks
-from heatdeploy.testing import FakeCloud, FakeInstances, Responses
+from heatdeploy.steps.orchestrator import StepsFailed
+from heatdeploy.testing import FakeCloud, FakeInstances, FakeStacks, Responses
 
 SPEC = """\
 name: toy
@@ -75,6 +86,14 @@ class Toy(Framework):
 
     def decommission_steps(self) -> Sequence[Step]:
         return [_mark("leave")]
+
+    def health_checks(self) -> Sequence[HealthCheck]:
+        return [HealthCheck("toy", _daemons_up)]
+
+
+def _daemons_up(ctx: StepContext) -> Health:
+    down = [i.name for i in ctx.instances if ctx.remote(i).run(["toy-daemon", "status"], check=False).status]
+    return Health("red", f"down on {', '.join(down)}") if down else Health("green", "every daemon runs")
 
 
 TOY = Toy(name="toy", title="Toy", versions=("1",), processes={"master": "m", "worker": "w"})
@@ -171,8 +190,59 @@ class LifecycleTest(OnFakeCloud):
         with self.assertRaisesRegex(StackError, "stack toy CREATE_FAILED: No valid host was found"):
             self.manager.launch(self.spec())
         self.assertEqual(self.cloud.records.load("toy").state, "creating")
+        first = self.cloud.stacks.find("toy").id
+        summary = self.manager.launch(self.spec())  # never active: nothing to keep, so it starts over
+        self.assertEqual((summary.state, summary.stack_status), ("active", "CREATE_COMPLETE"))
+        self.assertNotEqual(self.cloud.stacks.find("toy").id, first)
+
+    def test_a_half_deleted_stack_is_deleted_and_the_cluster_created_again(self) -> None:
+        self.manager.launch(self.spec())
+        self.cloud.stacks.fail_next = "resource busy"
+        with self.assertRaisesRegex(StackError, "stack toy DELETE_FAILED: resource busy"):
+            self.manager.delete("toy")
         summary = self.manager.launch(self.spec())
-        self.assertEqual((summary.state, summary.stack_status), ("active", "UPDATE_COMPLETE"))
+        self.assertEqual((summary.state, summary.stack_status), ("active", "CREATE_COMPLETE"))
+        self.assertEqual(len(self.cloud.records.load("toy").configured or []), 3)
+
+    def test_a_scale_stopped_after_the_stack_update_is_finished_by_running_it_again(self) -> None:
+        self.manager.launch(self.spec(2))
+        self.instances.responses.commands["toy join"] = 1  # the new instance's configuration fails
+        with self.assertRaises(StepsFailed):
+            self.manager.scale("toy", {"worker": 3})
+        self.assertEqual(len(self.cloud.stacks.instances("toy")), 4)
+        del self.instances.responses.commands["toy join"]  # type: ignore[attr-defined]
+        self.manager.scale("toy", {"worker": 3})
+        self.assertEqual([r for r in self.toy_runs() if r[1] == "join"], [("toy-worker-2", "join", "3")] * 2)
+        self.assertEqual(len(self.cloud.records.load("toy").configured or []), 4)
+
+    def test_launch_configures_an_instance_an_interrupted_scale_left_behind(self) -> None:
+        self.manager.launch(self.spec(2))
+        self.instances.responses.commands["toy join"] = 1
+        with self.assertRaises(StepsFailed):
+            self.manager.scale("toy", {"worker": 3})
+        del self.instances.responses.commands["toy join"]  # type: ignore[attr-defined]
+        self.manager.launch(self.spec(3))
+        self.assertEqual([r for r in self.toy_runs() if r[1] == "join"][-1], ("toy-worker-2", "join", "3"))
+
+    def test_launch_restarts_a_cluster_whose_health_is_not_green(self) -> None:
+        self.manager.launch(self.spec())
+        self.instances.responses.commands["toy-daemon status"] = 3  # rebooted: the daemons are gone
+        starts = len([r for r in self.toy_runs() if r[1] == "start"])
+        self.manager.launch(self.spec())
+        self.assertEqual(len([r for r in self.toy_runs() if r[1] == "start"]), starts + 3)
+        del self.instances.responses.commands["toy-daemon status"]  # type: ignore[attr-defined]
+        self.manager.launch(self.spec())  # healthy: nothing runs
+        self.assertEqual(len([r for r in self.toy_runs() if r[1] == "start"]), starts + 3)
+
+    def test_a_record_from_before_configuration_was_tracked_counts_as_configured(self) -> None:
+        self.manager.launch(self.spec())
+        record = self.cloud.records.load("toy")
+        record.configured = None
+        self.cloud.records.save(record)
+        runs = len(self.toy_runs())
+        self.manager.launch(self.spec())
+        self.assertEqual(len(self.toy_runs()), runs)
+        self.assertEqual(len(self.cloud.records.load("toy").configured or []), 3)
 
     def test_scale_down_removes_the_named_instances_and_never_reuses_their_index(self) -> None:
         self.manager.launch(self.spec(3))
@@ -202,6 +272,52 @@ class LifecycleTest(OnFakeCloud):
         with self.assertRaisesRegex(ClusterError, "no cluster named toy"):
             self.manager.delete("toy")
 
+    def test_host_keys_are_pinned_once_and_a_replayed_report_never_replaces_them(self) -> None:
+        events: list[Event] = []
+        self.manager.emit = events.append
+        self.manager.launch(self.spec())
+        first = dict(self.cloud.records.load("toy").host_keys)
+        self.assertEqual(first["id-toy-worker-0"], FakeStacks.host_key("toy-worker-0"))
+        self.cloud.stacks.reported_keys["toy-worker-0"] = "ssh-ed25519 FORGED"
+        summary = self.manager.status("toy")
+        self.assertEqual(summary.instances[1].host_key, first["id-toy-worker-0"])
+        self.assertEqual(summary.health.status, "green")
+        self.assertIn("toy-worker-0 now reports another host key", [e.message for e in events][-1])
+        argv = self.manager.ssh_command("toy", "toy-worker-0")
+        option = next(a for a in argv if a.startswith("UserKnownHostsFile="))
+        known_hosts = Path(option.partition("=")[2]).read_text()
+        self.assertIn(first["id-toy-worker-0"].split()[1], known_hosts)
+        self.assertNotIn("FORGED", known_hosts)
+        self.manager.scale("toy", {"worker": 3})  # steps run with the pinned key, and the new server is pinned
+        self.assertEqual(self.cloud.records.load("toy").host_keys, {
+            **first, "id-toy-worker-2": FakeStacks.host_key("toy-worker-2")})
+
+    def test_ctrl_c_right_after_the_trust_is_made_still_records_it_and_delete_removes_it(self) -> None:
+        create = self.cloud.create_trust
+
+        def interrupted(trustee_cloud: str, days: float):  # type: ignore[no-untyped-def]
+            trust = create(trustee_cloud, days)
+            signal.raise_signal(signal.SIGINT)  # the user presses Ctrl-C as Keystone answers
+            return trust
+
+        with unittest.mock.patch.object(self.cloud, "create_trust", interrupted), \
+                self.assertRaises(KeyboardInterrupt):
+            self.manager.launch(self.spec())
+        record = self.cloud.records.load("toy")
+        self.assertEqual(list(self.cloud.trusts), [record.trust_id])
+        self.assertIsNone(self.cloud.records.read_lock("toy"))
+        self.manager.delete("toy")
+        self.assertEqual((self.cloud.trusts, self.cloud.records.objects), ({}, {}))
+
+    def test_a_renewal_cut_short_leaves_no_trust_that_delete_cannot_find(self) -> None:
+        self.manager.launch(self.spec())
+        with unittest.mock.patch.object(self.cloud, "delete_trust", side_effect=KeyboardInterrupt), \
+                self.assertRaises(KeyboardInterrupt):
+            self.manager.renew_trust("toy")
+        self.assertEqual(len(self.cloud.trusts), 2)
+        self.manager.delete("toy")
+        self.assertEqual(self.cloud.trusts, {})
+
     def test_renewing_records_the_new_trust_before_deleting_the_old(self) -> None:
         self.manager.launch(self.spec())
         old = self.cloud.records.load("toy").trust_id
@@ -216,6 +332,49 @@ class LifecycleTest(OnFakeCloud):
         fresh = ClusterManager(plugins=self.plugins, cloud=self.cloud, connector=self.instances, key_dir=self.keys)
         with self.assertRaisesRegex(AuthError, "does not exist"):
             fresh.scale("toy", {"worker": 3})
+
+    def test_a_second_operation_fails_at_once_naming_the_holder(self) -> None:
+        self.manager.launch(self.spec())
+        other = ClusterManager(plugins=self.plugins, cloud=self.cloud, connector=self.instances, key_dir=self.keys)
+        events = list(self.cloud.stacks.events)
+        busy = rf"^cluster toy is busy: scale by {re.escape(this_holder())} since "
+        with self.manager.locked("toy", "scale"):
+            for attempt in (lambda: other.launch(self.spec(3)), lambda: other.scale("toy", {"worker": 1}),
+                            lambda: other.delete("toy"), lambda: other.renew_trust("toy")):
+                with self.assertRaisesRegex(ClusterBusy, busy):
+                    attempt()
+            self.assertEqual(self.cloud.stacks.events, events)
+            self.assertEqual(other.scale("toy", {"worker": 3}, options=Options(break_lock=True)).state, "active")
+        self.assertNotIn("clusters/toy/lock.json", self.cloud.records.objects)
+
+    def test_a_lock_whose_holder_died_is_taken_over_once_expired(self) -> None:
+        self.manager.launch(self.spec())
+        dead = LockInfo("someone@elsewhere pid 1", "scale", time.time() - 700, time.time() - 100)
+        self.cloud.records.write_lock("toy", dead.to_json())
+        self.assertEqual(len(self.manager.scale("toy", {"worker": 3}).instances), 4)
+        self.assertIsNone(self.cloud.records.read_lock("toy"))
+
+    def test_a_held_lock_is_renewed_and_released(self) -> None:
+        lock = ClusterLock(lambda: self.cloud.records, "toy", "launch", ttl=0.3)
+        with lock:
+            first = LockInfo.from_json(self.cloud.records.read_lock("toy") or b"")
+            deadline = time.monotonic() + 10
+            while LockInfo.from_json(self.cloud.records.read_lock("toy") or b"") == first:
+                self.assertLess(time.monotonic(), deadline, "the lock was never renewed")
+                time.sleep(0.05)
+        self.assertIsNone(self.cloud.records.read_lock("toy"))
+
+    def test_a_cloud_library_error_names_the_operation_and_the_cluster(self) -> None:
+        from swiftclient.exceptions import ClientException
+
+        self.manager.launch(self.spec())
+        refused = ClientException("Object GET failed", http_status=401)
+        with unittest.mock.patch.object(self.cloud.records, "load", side_effect=refused):
+            with self.assertRaisesRegex(CloudError, r"^scale of cluster toy failed: Swift: Object GET failed: 401$"):
+                self.manager.scale("toy", {"worker": 3})
+            with self.assertRaisesRegex(CloudError, r"^status of cluster toy failed: Swift: "):
+                self.manager.status("toy")
+        self.assertIsNone(self.cloud.records.read_lock("toy"))
 
     def test_every_error_is_a_heatdeploy_error(self) -> None:
         for error in (ClusterError, StackError, AuthError):
@@ -238,12 +397,31 @@ class JobsTest(OnFakeCloud):
         folder = f"/var/lib/heatdeploy/jobs/{job.id}"
         self.assertIn(["sh", f"{folder}/job.sh", f"{folder}/input", f"{folder}/output"], master)
         for worker in ("toy-worker-0", "toy-worker-1"):  # inputs reach every instance
-            self.assertIn(["curl", "-fsS", "--retry", "3", "-K", "-"], self.instances.recorder.commands(worker))
+            self.assertIn(["curl", "-fsS", "--fail-early", "--retry", "3", "--create-dirs",
+                           "-o", f"{folder}/input/a.txt", "-K", "-"], self.instances.recorder.commands(worker))
+        self.instances.responses.commands["find"] = lambda instance, text: "".join(  # type: ignore[index]
+            f"{shlex.split(text)[1]}/{name}\0" for name in ("part 0", "sub/part-1"))
         done = jobs.status(job.id)
         self.assertEqual(done.state, "SUCCEEDED")
+        self.assertEqual(self.instances.recorder.commands("toy-master-0")[-1], [
+            "curl", "-fsS", "--fail-early", "--retry", "3", "-T", f"{folder}/output/part 0",
+            "-T", f"{folder}/output/sub/part-1", "-K", "-"])
         self.assertEqual(self.cloud.records.load_job(job.id).state, "SUCCEEDED")
         self.assertIn("results", self.cloud.store.containers)
         self.assertEqual([j.id for j in jobs.list("toy")], [job.id])
+
+    def test_hostile_object_names_fail_the_job_before_it_starts(self) -> None:
+        jobs = JobManager(self.manager)
+        self.manager.launch(self.spec())
+        self.cloud.store.objects[("data", "in/a\nurl = file:///etc/hostname\noutput = /tmp/pwned\nx")] = b"a"
+        request = JobSpec(type="shell", binary="swift://c/job.sh", args=["{input}"], inputs={"": "swift://data/in/"})
+        hostile = r"^input swift://data/in/: object 'a\\nurl = .*' has control characters in its name; rename it$"
+        with self.assertRaisesRegex(StagingError, hostile):
+            jobs.run("toy", request)
+        (job,) = jobs.list("toy")
+        self.assertEqual(job.state, "FAILED")
+        self.assertIn("has control characters", job.message)
+        self.assertFalse(any(c[0] == "sh" for c in self.instances.recorder.commands("toy-master-0")))
 
     def test_a_job_type_the_engine_lacks_is_refused(self) -> None:
         jobs = JobManager(self.manager)

@@ -100,15 +100,20 @@ class StructureTest(unittest.TestCase):
     def test_user_data_reports_host_key_and_holds_no_membership(self) -> None:
         server = self.files["instance-worker.yaml"]["resources"]["server"]["properties"]
         replace = server["user_data"]["str_replace"]
-        self.assertEqual(replace["params"]["__heatdeploy_wc_notify__"],
-                         {"get_attr": ["wait_handle", "curl_cli"]})
+        self.assertEqual(replace["params"]["__heatdeploy_wc_token__"], {"get_attr": ["wait_handle", "token"]})
+        self.assertEqual(replace["params"]["__heatdeploy_wc_endpoint__"], {"get_attr": ["wait_handle", "endpoint"]})
         config_text = replace["template"]
         self.assertTrue(config_text.startswith("#cloud-config\n"))
         config = yaml.safe_load(config_text)
         self.assertEqual(config["ssh_authorized_keys"], ["__heatdeploy_public_key__"])
         self.assertFalse(config["disable_root"])
-        script = config["write_files"][-1]["content"]
+        headers, script = config["write_files"][-2], config["write_files"][-1]["content"]
+        self.assertEqual((headers["path"], headers["permissions"]), ("/var/lib/heatdeploy/signal.headers", "0600"))
+        self.assertIn("X-Auth-Token: __heatdeploy_wc_token__\n", headers["content"])
         self.assertIn("/etc/ssh/ssh_host_ed25519_key.pub", script)
+        self.assertNotIn("__heatdeploy_wc_token__", script)  # the token never reaches a command line
+        self.assertIn("-H @/var/lib/heatdeploy/signal.headers", script)
+        self.assertIn("&& rm -f /var/lib/heatdeploy/signal.headers", script)
         self.assertNotIn(" -k", script)  # TLS verification stays on
         for other in ("hadoop-demo-master", "master"):
             self.assertNotIn(other, config_text)

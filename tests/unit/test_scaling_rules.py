@@ -68,6 +68,16 @@ class OutputTest(unittest.TestCase):
         self.assertEqual(found[1].host_key, "ssh-ed25519 AAAAB")
         self.assertEqual((found[0].floating_ip, found[0].proxy_gateway, found[0].index), ("172.24.4.9", True, 9))
 
+    def test_the_key_reported_under_the_servers_id_wins(self) -> None:
+        item = {"name": "demo-master-0", "id": "srv-2", "group": "master", "processes": ["master"],
+                "fixed_ip": "10.0.0.2"}
+        reports = {"srv-1": "ssh-ed25519 OLD", "srv-2": "ssh-ed25519 NEW", "3": "ssh-ed25519 FORGED"}
+        self.assertEqual(from_output([{**item, "host_key": json.dumps(reports)}])[0].host_key, "ssh-ed25519 NEW")
+        two = {"1": "ssh-ed25519 A", "2": "ssh-ed25519 B"}  # no id to tell them apart: pin nothing
+        self.assertIsNone(from_output([{**item, "host_key": two}])[0].host_key)
+        same = {"1": "ssh-ed25519 A", "2": "ssh-ed25519 A"}
+        self.assertEqual(from_output([{**item, "host_key": same}])[0].host_key, "ssh-ed25519 A")
+
     def test_host_key_not_reported(self) -> None:
         item = {"name": "demo-master-0", "id": "a", "group": "master", "processes": ["master"],
                 "fixed_ip": "10.0.0.2", "host_key": None}

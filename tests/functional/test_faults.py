@@ -1,0 +1,120 @@
+"""Faults and attacks on the local cloud: each ends in a clean error or is refused, and nothing is left behind."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from heatdeploy import ClusterManager, Event, Options
+from heatdeploy.testing import bare_cluster
+from tests.functional.cloudtools import LocalCloud, heat_for
+from tests.functional.test_launch import CLOUD, ROOT, heatdeploy, result_of, write_spec
+
+TRUSTEE = "heatdeploy-local-trustee"
+
+
+@pytest.fixture(scope="module")
+def replay_cluster(local_cloud: LocalCloud,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ClusterManager, list[Event]]]:
+    plugins, loaded = bare_cluster("ft-replay", 1)
+    events: list[Event] = []
+    manager = ClusterManager(local_cloud.session("demo", "demo"), plugins, trustee_cloud=TRUSTEE,
+                             on_event=events.append, key_dir=tmp_path_factory.mktemp("keys"))
+    try:
+        manager.launch(loaded, Options())
+        yield manager, events
+    finally:
+        manager.delete("ft-replay", force=True)
+
+
+def test_a_replayed_host_key_signal_never_replaces_the_pin(local_cloud: LocalCloud,
+                                                          replay_cluster: tuple[ClusterManager, list[Event]]) -> None:
+    manager, events = replay_cluster
+    (server_id, pinned), = manager.record("ft-replay").host_keys.items()
+    heat = heat_for(local_cloud.session("demo", "demo"))
+    handle = next(r for r in heat.resources.list("ft-replay", nested_depth=3) if r.resource_name == "wait_handle")
+    nested = next(link["href"].rsplit("/", 1)[-1] for link in handle.links if link["rel"] == "stack")
+    forged = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFORGEDFORGEDFORGEDFORGEDFORGEDFORGEDFORGEDFO"
+    # What anyone holding the handle's token can do: signal again, under the server's own id.
+    heat.resources.signal(nested, "wait_handle", data={"id": server_id, "data": forged, "status": "SUCCESS",
+                                                       "reason": "replayed"})
+    (reported,) = manager.cloud.stacks.instances("ft-replay")
+    assert reported.host_key == forged, "the stack now reports the forged key"
+
+    summary = manager.status("ft-replay")
+    assert summary.instances[0].host_key == pinned
+    assert summary.health is not None and summary.health.status == "green", summary.health
+    assert any("now reports another host key" in e.message for e in events if e.kind == "warning")
+    argv = manager.ssh_command("ft-replay")
+    known_hosts = Path(next(a for a in argv if a.startswith("UserKnownHostsFile=")).partition("=")[2]).read_text()
+    assert pinned.split()[1] in known_hosts and "FORGED" not in known_hosts
+    assert manager.record("ft-replay").host_keys == {server_id: pinned}
+
+
+def test_the_signal_token_is_gone_from_the_instance_once_used(
+        replay_cluster: tuple[ClusterManager, list[Event]]) -> None:
+    manager, _ = replay_cluster
+    with manager.connect("ft-replay") as connections:
+        remote = connections.remote("ft-replay-node-0")
+        assert remote.run(["test", "-e", "/var/lib/heatdeploy/signal.headers"], check=False).status == 1
+        assert "X-Auth-Token" not in remote.run(["cat", "/var/lib/heatdeploy/report-host-key.sh"]).stdout
+
+
+def _start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "heatdeploy", *args, "--os-cloud", CLOUD, "--format", "json"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(process: subprocess.Popen[str]) -> tuple[int, dict[str, Any], str]:
+    out, err = process.communicate(timeout=900)
+    return process.returncode, result_of([json.loads(line) for line in out.splitlines() if line.startswith("{")]), err
+
+
+def test_two_controllers_at_once_one_waits_for_nothing_and_nothing_leaks(local_cloud: LocalCloud,
+                                                                          tmp_path: Path) -> None:
+    path = write_spec(tmp_path, "ft-twice")
+    trusts_before = {t.id for t in local_cloud.admin().trusts.list()}
+    try:
+        first, second = _start("launch", str(path)), _start("launch", str(path))
+        results = sorted([_finish(first), _finish(second)], key=lambda r: r[0])
+        (ok, launched, _), (busy, error, stderr) = results
+        assert ok == 0 and launched["state"] == "active", results
+        assert busy == 1 and error["event"] == "error", error
+        assert error["message"].startswith("cluster ft-twice is busy: launch by "), error
+        assert "Traceback" not in stderr
+
+        first, second = _start("scale", "ft-twice", "worker=3"), _start("scale", "ft-twice", "worker=1")
+        (ok, scaled, _), (busy, error, _) = sorted([_finish(first), _finish(second)], key=lambda r: r[0])
+        assert ok == 0 and busy == 1 and "is busy: scale by" in error["message"], (scaled, error)
+        workers = len([i for i in scaled["instances"] if i["group"] == "worker"])
+        status, lines, _ = heatdeploy("status", "ft-twice", "--os-cloud", CLOUD, "--check")
+        assert status == 0 and len([i for i in result_of(lines)["instances"] if i["group"] == "worker"]) == workers
+    finally:
+        heatdeploy("delete", "ft-twice", "--os-cloud", CLOUD, check=False)
+    assert {t.id for t in local_cloud.admin().trusts.list()} <= trusts_before
+    assert not [s for s in heat_for(local_cloud.session("demo", "demo")).stacks.list() if s.stack_name == "ft-twice"]
+
+
+
+def test_a_stack_that_failed_at_create_is_replaced_once_the_spec_is_fixed(local_cloud: LocalCloud,
+                                                                           tmp_path: Path) -> None:
+    trusts_before = {t.id for t in local_cloud.admin().trusts.list()}
+    try:
+        status, lines, stderr = heatdeploy("launch", str(write_spec(tmp_path, "ft-flavor", flavor="m1.none")),
+                                           "--os-cloud", CLOUD, check=False)
+        error = result_of(lines)
+        assert (status, error["event"]) == (1, "error") and "Traceback" not in stderr, (error, stderr)
+        assert "stack ft-flavor CREATE_FAILED" in error["message"] and "m1.none" in error["message"], error
+        status, lines, _ = heatdeploy("launch", str(write_spec(tmp_path, "ft-flavor")), "--os-cloud", CLOUD)
+        phases = [line["message"] for line in lines if line["event"] == "phase"]
+        assert any("deleting it to create it again" in p for p in phases), phases
+        assert result_of(lines)["state"] == "active"
+    finally:
+        heatdeploy("delete", "ft-flavor", "--os-cloud", CLOUD, check=False)
+    assert {t.id for t in local_cloud.admin().trusts.list()} <= trusts_before
