@@ -12,6 +12,7 @@ import builtins
 import contextlib
 import dataclasses
 import functools
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from keystoneauth1 import session as ks_session
 
 from heatdeploy import interrupts
 from heatdeploy.cloud import auth
-from heatdeploy.cloud.locks import ClusterBusy, ClusterLock
+from heatdeploy.cloud.locks import TTL_SECONDS, ClusterBusy, ClusterLock
 from heatdeploy.cloud.project import OpenStackProject, Project
 from heatdeploy.cloud.records import ClusterRecord
 from heatdeploy.cloud.stacks import StackError, StackInfo
@@ -114,7 +115,8 @@ class ClusterManager:
         self.connector = connector
         self._trusted: dict[tuple[str, str], Project] = {}
         self._work_for: dict[str, Project] = {}
-        self._held: dict[str, ClusterLock] = {}
+        self._held: dict[tuple[int, str], ClusterLock] = {}
+        """Locks held, by (thread, cluster): re-entrant within a thread, never shared between threads."""
 
     # -- what operations share ----------------------------------------------------------------------------------
 
@@ -132,23 +134,37 @@ class ClusterManager:
     def locked(self, name: str, operation: str, break_lock: bool = False) -> Iterator[None]:
         """Hold cluster ``name``'s lock while ``operation`` runs; :class:`ClusterBusy` names another holder.
 
-        Re-entrant within this manager: a launch that converges by scaling
-        holds one lock. The lock is renewed while held, through the
-        cluster's work cloud once it is known.
+        Re-entrant within a thread: a launch that converges by scaling holds
+        one lock. The lock is renewed while held, through the cluster's work
+        cloud once it is known; an operation that loses it (expired and taken
+        over) stops at its next phase.
         """
-        if name in self._held:
+        key = (threading.get_ident(), name)
+        if key in self._held:
             yield
             return
         with self.failing_as(name, operation):
             lock = ClusterLock(lambda: self._work_for.get(name, self.cloud).locks(), name, operation,
                                break_lock=break_lock)
             lock.acquire()
-            self._held[name] = lock
+            self._held[key] = lock
             try:
                 yield
             finally:
-                del self._held[name]
-                lock.release()
+                del self._held[key]
+                self._release(lock)
+                self._work_for.pop(name, None)
+
+    def _release(self, lock: ClusterLock) -> None:
+        """Best effort: a lock left behind expires by itself, and must not hide the operation's own error."""
+        try:
+            lock.release()
+        except Exception as exc:  # noqa: BLE001 - reported, never raised over the operation's outcome
+            self.emit(Event("warning", message=f"could not release the lock of cluster {lock.name} ({exc}); "
+                                               f"it expires by itself within {TTL_SECONDS / 60:.0f} minutes"))
+
+    def _holds(self, name: str) -> bool:
+        return (threading.get_ident(), name) in self._held
 
     @contextlib.contextmanager
     def failing_as(self, name: str, operation: str) -> Iterator[None]:
@@ -196,7 +212,7 @@ class ClusterManager:
         return pinned
 
     def _save_pins(self, record: ClusterRecord, cloud: Project) -> None:
-        if record.name in self._held:
+        if self._holds(record.name):
             cloud.records.save(record)
             return
         try:  # outside an operation: only under the lock, and merged into the record as it is now
@@ -220,6 +236,10 @@ class ClusterManager:
         return self.connector(instances, access)
 
     def _phase(self, message: str) -> None:
+        """Report the next phase of an operation; an operation whose lock was lost stops here."""
+        for (thread, _), lock in list(self._held.items()):
+            if thread == threading.get_ident():
+                lock.check()
         self.emit(Event("phase", message=message))
 
     # -- launch -----------------------------------------------------------------------------------------------
@@ -228,8 +248,8 @@ class ClusterManager:
         """Create the cluster, or converge an existing one to ``loaded``'s spec."""
         spec = loaded.spec
         framework = self._framework(spec)
-        self.project_id  # noqa: B018 - resolved while the caller's token is fresh
         with self.locked(spec.name, "launch", options.break_lock):
+            self.project_id  # noqa: B018 - resolved while the caller's token is fresh
             return self._launch(loaded, spec, framework, options)
 
     def _launch(self, loaded: LoadedSpec, spec: ClusterSpec, framework: Framework, options: Options) -> Summary:
@@ -271,7 +291,7 @@ class ClusterManager:
             self._phase(f"creating a trust for {self.trustee_cloud} (roles: {', '.join(auth.TRUST_ROLES)})")
             with interrupts.deferred():  # a trust made but not recorded would never be deleted
                 record.trust_id = self.cloud.create_trust(self.trustee_cloud, options.trust_days).id
-                records.save(record)
+                self._save_new_trust(record, record.trust_id)
         return record
 
     def _discard_stack(self, record: ClusterRecord, stack: StackInfo, work: Project, timeout_minutes: int,
@@ -364,10 +384,7 @@ class ClusterManager:
         if {g.name: g.count for g in current.node_groups} != wanted:
             return self.scale(spec.name, wanted, options=options)
         work = self.work_cloud(record)
-        stack = work.stacks.find(spec.name)
-        if stack is not None and stack.status.endswith("_FAILED"):
-            self._phase(f"stack {spec.name} is {stack.status}: updating it to repair")
-            self._update(record, current, framework, work, options)
+        self._settle_stack(record, current, framework, work, options)
         instances = self.instances(record, work)
         legacy = record.configured is None
         fresh = _unconfigured(record, instances)
@@ -387,6 +404,30 @@ class ClusterManager:
         work.records.save(record)
         self._phase(f"cluster {spec.name} is active")
         return self._summary(record, work, framework)
+
+    def _settle_stack(self, record: ClusterRecord, spec: ClusterSpec, framework: Framework, work: Project,
+                      options: Options) -> None:
+        """Bring the stack to the recorded spec: wait out an action left running, repair a failed one,
+        and finish a scale cut short before its update (members differing from the recorded counts)."""
+        stacks = work.stacks
+        stack = stacks.find(spec.name)
+        if stack is not None and stack.status.endswith("_IN_PROGRESS"):
+            action = stack.status.split("_", 1)[0]
+            self._phase(f"waiting for stack {spec.name} ({action}), which an earlier operation left running")
+            with contextlib.suppress(StackError):  # a failed action is repaired below
+                stacks.wait(spec.name, action, stacks.last_event_id(spec.name),
+                            60.0 * (options.timeout_minutes or spec.timeout), self._stack_line)
+            stack = stacks.find(spec.name)
+        if stack is None:
+            raise ClusterError(f"cluster {spec.name} has no stack; delete it and launch it again")
+        members: dict[str, int] = {g.name: 0 for g in spec.node_groups}
+        for instance in stacks.instances(spec.name):
+            members[instance.group] = members.get(instance.group, 0) + 1
+        wanted = {g.name: g.count for g in spec.node_groups}
+        if stack.status.endswith("_FAILED") or members != wanted:
+            self._phase(f"stack {spec.name} is {stack.status} with {_counts_text(members)}: "
+                        f"updating it to {_counts_text(wanted)}")
+            self._update(record, spec, framework, work, options)
 
     def spec_of(self, record: ClusterRecord) -> ClusterSpec:
         """The cluster's current spec: the launched text with the counts scaling has set since."""
@@ -553,10 +594,20 @@ class ClusterManager:
             trust = self.cloud.create_trust(record.trustee_cloud, days)
             record.retired_trusts.append(record.trust_id)
             record.trust_id = trust.id
-            self.cloud.records.save(record)
+            self._save_new_trust(record, trust.id)
+        self.work_cloud(record)  # the lock is renewed and released through the new trust from now on
         self._phase("deleting the old trust")
         self._delete_retired_trusts(record)
         return trust
+
+    def _save_new_trust(self, record: ClusterRecord, trust_id: str) -> None:
+        """Record a trust just made; if that fails, delete the trust: nothing else would ever find it."""
+        try:
+            self.cloud.records.save(record)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.cloud.delete_trust(trust_id)
+            raise
 
     def _delete_retired_trusts(self, record: ClusterRecord) -> None:
         """Delete the trusts a renewal replaced (one, unless an earlier renewal was cut short)."""
@@ -590,6 +641,7 @@ class ClusterManager:
                 if not force:
                     raise
                 left.append(f"stack {name}: {exc}")
+        self._work_for[name] = self.cloud  # the trusts go next: the lock is released with the caller's token
         # The trusts before the record: a delete cut short after this still finds them on a rerun.
         for trust_id in ([record.trust_id] if record and record.trust_id else []) + (record.retired_trusts
                                                                                       if record else []):
@@ -632,6 +684,10 @@ class ClusterManager:
 def default_key_dir() -> Path:
     """Where generated private keys are cached, readable by their owner only."""
     return xdg_home("data") / "heatdeploy" / "keys"
+
+
+def _counts_text(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{group}={count}" for group, count in sorted(counts.items()))
 
 
 def _unconfigured(record: ClusterRecord, instances: Sequence[Instance]) -> list[Instance]:

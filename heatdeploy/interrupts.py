@@ -13,6 +13,9 @@ from types import FrameType
 def deferred() -> Iterator[None]:
     """Delay SIGINT and SIGTERM until the block ends, then deliver them as if they came then.
 
+    A second signal during the block is delivered at once: the way out of a
+    call that hangs.
+
     For a cloud call and the record of what it made (a trust and its id):
     an interruption between the two would leave something nothing knows of.
     Outside the main thread, where signal handlers cannot change, it does nothing.
@@ -23,6 +26,14 @@ def deferred() -> Iterator[None]:
     received: list[int] = []
 
     def hold(signum: int, frame: FrameType | None) -> None:
+        if received:  # a second one: whoever sends it means it now
+            received.clear()
+            handler = previous[signal.Signals(signum)]
+            if callable(handler):
+                handler(signum, frame)
+                return
+            signal.signal(signum, handler or signal.SIG_DFL)
+            signal.raise_signal(signum)
         received.append(signum)
 
     previous = {number: signal.signal(number, hold) for number in (signal.SIGINT, signal.SIGTERM)}

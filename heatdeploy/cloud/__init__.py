@@ -4,3 +4,6 @@
 the lifecycle can be handed an in-memory fake instead
 (:class:`heatdeploy.testing.FakeCloud`).
 """
+
+REQUEST_TIMEOUT = 60.0
+"""Seconds any one request to Keystone, Heat or Swift may take: a hung endpoint is an error, not a hang."""

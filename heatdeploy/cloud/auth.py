@@ -25,6 +25,7 @@ from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import loading
 from keystoneauth1 import session as ks_session
 
+from heatdeploy.cloud import REQUEST_TIMEOUT
 from heatdeploy.errors import HeatdeployError
 
 TRUST_ROLES = ("member",)
@@ -63,7 +64,10 @@ def load_cloud(cloud: str | None = None, trustee_cloud: str | None = None) -> Cl
         raise AuthError(f"cannot load cloud {cloud or os.environ.get('OS_CLOUD') or '(environment)'}: {exc}") \
             from None
     trustee = trustee_cloud or os.environ.get(TRUSTEE_ENV) or region.config.get(TRUSTEE_KEY)
-    return Cloud(region.get_session(), region.name, trustee, region.region_name)
+    session = region.get_session()
+    if session.timeout is None:  # clouds.yaml's api_timeout wins when set
+        session.timeout = REQUEST_TIMEOUT
+    return Cloud(session, region.name, trustee, region.region_name)
 
 
 def _trustee_auth_options(trustee_cloud: str) -> tuple[dict[str, Any], Any]:
@@ -81,7 +85,7 @@ def trustee_session(trustee_cloud: str, trust_id: str | None = None) -> ks_sessi
         options = {k: v for k, v in options.items() if k not in _SCOPE_KEYS}
         options["trust_id"] = trust_id
     auth: Any = loading.get_plugin_loader("password").load_from_options(**options)
-    return ks_session.Session(auth=auth, verify=verify)
+    return ks_session.Session(auth=auth, verify=verify, timeout=REQUEST_TIMEOUT)
 
 
 @dataclass(frozen=True)

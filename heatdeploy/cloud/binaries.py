@@ -303,8 +303,15 @@ def upload(session: ks_session.Session, path: str | Path, container: str = DEFAU
         if on_progress is not None:
             on_progress(state.size, state.size)
         return ref
-    _send(session, region, source, ref, segment_size, threads, replacing=headers is not None,
-          on_progress=on_progress)
+    try:
+        _send(session, region, source, ref, segment_size, threads, replacing=headers is not None,
+              on_progress=on_progress)
+    except BaseException:
+        # A failure or Ctrl-C mid-upload: swiftclient finishes what its threads had started (the
+        # manifest may be among it), so both go: a half-kept object would pass for a complete one.
+        _delete(conn, ref)
+        _delete_segments(conn, ref)
+        raise
     if FileState.of(source) != state:
         _delete(conn, ref)
         raise BinaryError(f"{source} changed while it was uploaded; nothing was kept, run again")
@@ -328,6 +335,17 @@ def _send(session: ks_session.Session, region: str | None, source: Path, ref: Bi
     with _service(session, region, threads) as service:
         results = service.upload(ref.container, [SwiftUploadObject(str(source), object_name=ref.name)], options)
         _check_results(results, ref.size, on_progress)
+
+
+def _delete_segments(conn: swift_client.Connection, ref: BinaryRef) -> None:
+    """Delete the segments an unfinished upload of ``ref`` left (the manifest is written last)."""
+    from swiftclient.exceptions import ClientException
+
+    segments = f"{ref.container}_segments"
+    with contextlib.suppress(ClientException):
+        _, objects = conn.get_container(segments, prefix=f"{ref.name}/", full_listing=True)
+        for item in objects:
+            conn.delete_object(segments, item["name"])
 
 
 def _delete(conn: swift_client.Connection, ref: BinaryRef) -> None:

@@ -9,9 +9,12 @@ over any. A second operation fails at once with one line naming the holder.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import getpass
 import json
 import os
+import secrets
 import socket
 import threading
 import time
@@ -19,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
+from heatdeploy.cloud import REQUEST_TIMEOUT
 from heatdeploy.errors import HeatdeployError
 
 TTL_SECONDS = 600.0
@@ -56,6 +60,8 @@ class LockInfo:
     operation: str
     since: float
     expires: float
+    token: str = ""
+    """Random, per acquisition: what tells this lock from another one of the same holder."""
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode()
@@ -64,7 +70,8 @@ class LockInfo:
     def from_json(cls, data: bytes) -> LockInfo | None:
         try:
             raw = json.loads(data)
-            return cls(str(raw["holder"]), str(raw["operation"]), float(raw["since"]), float(raw["expires"]))
+            return cls(str(raw["holder"]), str(raw["operation"]), float(raw["since"]), float(raw["expires"]),
+                       str(raw.get("token", "")))
         except (ValueError, KeyError, TypeError):
             return None  # unreadable: treated as expired, so it cannot wedge the cluster
 
@@ -93,15 +100,27 @@ class ClusterLock:
                  ttl: float = TTL_SECONDS, clock: Callable[[], float] = time.time) -> None:
         self.store, self.name, self.operation = store, name, operation
         self.break_lock, self.ttl, self.clock = break_lock, ttl, clock
-        self.info = LockInfo(this_holder(), operation, clock(), clock() + ttl)
+        self.info = LockInfo(this_holder(), operation, clock(), clock() + ttl, secrets.token_hex(8))
+        self.lost = False
+        """Set when a renewal finds the lock someone else's (taken over after it expired, or broken)."""
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
 
     def acquire(self) -> None:
         """Take the lock or raise :class:`ClusterBusy` naming its holder."""
         store = self.store()
-        if self._create(store):
+        try:
+            self._take(store)
             self._start_renewing()
+        except BaseException:
+            # Ctrl-C or a failure once the lock may be ours: leave none behind for ten minutes.
+            with contextlib.suppress(Exception):
+                if self._ours(self._current(store)):
+                    store.delete_lock(self.name)
+            raise
+
+    def _take(self, store: LockStore) -> None:
+        if self._create(store):
             return
         current = self._current(store)
         expired = current is None or current.expires < self.clock()
@@ -110,11 +129,14 @@ class ClusterLock:
             raise ClusterBusy(f"cluster {self.name} is busy: {current.describe()}; try again when it is done, "
                               f"or pass --break-lock if that process is gone (the lock expires by itself at "
                               f"{time.strftime('%H:%M:%S UTC', time.gmtime(current.expires))})")
-        store.delete_lock(self.name)  # taken over: its holder is gone, or we were told to
+        # Taken over: its holder is gone, or we were told to. Only the lock judged, never a newer one.
+        again = self._current(store)
+        if again != current:
+            raise ClusterBusy(f"cluster {self.name} is busy: {again.describe() if again else 'just released'}")
+        store.delete_lock(self.name)
         if not self._create(store):
             winner = self._current(store)
             raise ClusterBusy(f"cluster {self.name} is busy: {winner.describe() if winner else 'just taken'}")
-        self._start_renewing()
 
     def _create(self, store: LockStore) -> bool:
         """Create the lock; ``True`` once it is certainly ours.
@@ -135,7 +157,7 @@ class ClusterLock:
         return LockInfo.from_json(data) if data is not None else None
 
     def _ours(self, current: LockInfo | None) -> bool:
-        return current is not None and (current.holder, current.since) == (self.info.holder, self.info.since)
+        return current is not None and current.token == self.info.token
 
     def _start_renewing(self) -> None:
         self._renewer = threading.Thread(target=self._renew, name=f"lock-{self.name}", daemon=True)
@@ -143,17 +165,27 @@ class ClusterLock:
 
     def _renew(self) -> None:
         while not self._stop.wait(self.ttl / 3):
-            self.info = LockInfo(self.info.holder, self.operation, self.info.since, self.clock() + self.ttl)
             try:
-                self.store().write_lock(self.name, self.info.to_json())
+                store = self.store()
+                if not self._ours(self._current(store)):
+                    self.lost = True  # never written over the lock of whoever holds it now
+                    return
+                self.info = dataclasses.replace(self.info, expires=self.clock() + self.ttl)
+                store.write_lock(self.name, self.info.to_json())
             except Exception:  # noqa: BLE001 - a missed renewal is retried; the lock has time left
                 continue
+
+    def check(self) -> None:
+        """Raise :class:`ClusterBusy` if the lock was lost: the operation must not go on."""
+        if self.lost:
+            raise ClusterBusy(f"cluster {self.name}: this {self.operation} lost its lock (it expired and was "
+                              "taken over, or was broken with --break-lock); stopping")
 
     def release(self) -> None:
         """Stop renewing and remove the lock, if it is still ours."""
         self._stop.set()
         if self._renewer is not None:
-            self._renewer.join()
+            self._renewer.join(timeout=REQUEST_TIMEOUT)
         store = self.store()
         if self._ours(self._current(store)):
             store.delete_lock(self.name)

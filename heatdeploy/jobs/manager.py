@@ -22,7 +22,7 @@ from heatdeploy.cluster import ClusterManager, Options
 from heatdeploy.errors import HeatdeployError
 from heatdeploy.events import Event
 from heatdeploy.jobs import staging
-from heatdeploy.jobs.spec import JobSpec
+from heatdeploy.jobs.spec import JobSpec, data_problems
 from heatdeploy.plugin.jobs import FINAL, JobContext, JobEngine, JobRecord, new_job_id, utc_now
 from heatdeploy.plugin.remote import Remote
 from heatdeploy.spec.model import LoadedSpec
@@ -80,6 +80,9 @@ class JobManager:
             return self._run(cluster, request)
 
     def _run(self, cluster: str, request: JobSpec) -> JobRecord:
+        problems = data_problems(request)
+        if problems:
+            raise JobError("; ".join(f"{p.path}: {p.message}" for p in problems))
         record = self._cluster(cluster)
         store = self.clusters.work_cloud(record).object_store()
         binary = request.binary
@@ -165,7 +168,10 @@ class JobManager:
             state, message = engine.status(ctx, job)
             if state == "SUCCEEDED" and job.outputs:
                 store = self.clusters.work_cloud(record).object_store()
-                self._collect(store, ctx.remote(engine.driver(ctx)), job)
+                try:
+                    self._collect(store, ctx.remote(engine.driver(ctx)), job)
+                except staging.StagingError as exc:  # the job ran, but its results cannot be kept as they are
+                    state, message = "FAILED", f"outputs not collected: {exc}"
         job.state, job.message = state, message
         if state in FINAL:
             job.finished_at = utc_now()
@@ -229,20 +235,28 @@ def run_transient(clusters: ClusterManager, loaded: LoadedSpec, request: JobSpec
 
     Returns the finished job (``None`` when the launch itself failed: that
     error is raised after the cluster is deleted). A job still running at
-    ``timeout`` is cancelled.
+    ``timeout`` is cancelled. The cluster's lock is held from start to end,
+    and a cluster that already exists and is active is refused: only a
+    cluster this run made is ever deleted.
     """
     name = loaded.spec.name
-    try:
-        clusters.launch(loaded, options or Options())
-        jobs = JobManager(clusters)
-        job = jobs.wait(jobs.run(name, request).id, timeout)
-        if job.state not in FINAL:
-            job = jobs.cancel(job.id)
-        return job
-    finally:
-        _abandon_jobs(clusters, name)
-        clusters.emit(Event("phase", message=f"deleting transient cluster {name}"))
-        clusters.delete(name, force=True)
+    options = options or Options()
+    with clusters.locked(name, "transient run", options.break_lock):
+        existing = clusters.cloud.records.load(name)
+        if existing is not None and existing.state == "active":
+            raise JobError(f"cluster {name} already exists and is active: a transient run launches a cluster of "
+                           "its own and deletes it; give the spec another name")
+        try:
+            clusters.launch(loaded, options)
+            jobs = JobManager(clusters)
+            job = jobs.wait(jobs.run(name, request).id, timeout)
+            if job.state not in FINAL:
+                job = jobs.cancel(job.id)
+            return job
+        finally:
+            _abandon_jobs(clusters, name)
+            clusters.emit(Event("phase", message=f"deleting transient cluster {name}"))
+            clusters.delete(name, force=True)
 
 
 def _abandon_jobs(clusters: ClusterManager, name: str) -> None:

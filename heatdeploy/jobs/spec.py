@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from heatdeploy.spec.fields import Converter, spec_field
-from heatdeploy.spec.problems import LocatedProblem, Problem, SpecError
-from heatdeploy.spec.yaml_source import load_yaml
+from heatdeploy.spec.problems import Problem, SpecError
+from heatdeploy.spec.yaml_source import load_yaml, read_text
 
 
 @dataclass
@@ -27,20 +28,30 @@ class JobSpec:
     timeout: int = spec_field("Seconds a waiting caller waits for the job.", default=3600, minimum=1)
 
 
+_NAME = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def data_problems(job: JobSpec) -> list[Problem]:
+    """Inputs and outputs that are not ``NAME: swift://CONTAINER/PATH``, NAME plain (it names a folder)."""
+    problems = []
+    for kind, urls in (("inputs", job.inputs), ("outputs", job.outputs)):
+        for name, url in urls.items():
+            if not _NAME.fullmatch(name):
+                problems.append(Problem(f"{kind}.{name}", f"name {name!r} is not allowed "
+                                        "(letters, digits, '_' and '-'; '' for the unnamed one)"))
+            if not url.startswith("swift://"):
+                problems.append(Problem(f"{kind}.{name}", f"{url!r} is not a swift://CONTAINER/PATH URL"))
+    return problems
+
+
 def read_job_file(path: str) -> JobSpec:
     """Load and check a job file; raises :class:`~heatdeploy.SpecError` with file and line."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError([LocatedProblem(path, 1, "", f"cannot read: {exc.strerror}")]) from None
-    doc = load_yaml(text, path)
+    doc = load_yaml(read_text(path), path)
     converter = Converter()
     job = converter.build(JobSpec, doc.data)
     problems = list(converter.problems)
     if job is not None:
-        for kind, urls in (("inputs", job.inputs), ("outputs", job.outputs)):
-            problems += [Problem(f"{kind}.{name}", f"{url!r} is not a swift://CONTAINER/PATH URL")
-                         for name, url in urls.items() if not url.startswith("swift://")]
+        problems += data_problems(job)
     if job is None or problems:
         raise SpecError(doc.locate(p.path, p.message) for p in problems)
     if not job.binary.startswith("swift://"):

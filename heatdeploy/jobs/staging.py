@@ -11,14 +11,16 @@ only when it is a plain relative path (:func:`relative_path`).
 from __future__ import annotations
 
 import posixpath
+import shlex
 from collections.abc import Mapping, Sequence
 
 from heatdeploy.errors import HeatdeployError
 from heatdeploy.plugin.remote import Remote
 
-BATCH = 200
-"""Files per curl run: keeps its argument list far below the kernel's limit."""
-_CURL = ["curl", "-fsS", "--fail-early", "--retry", "3"]
+BATCH_BYTES = 64 * 1024
+"""Bytes of paths per curl run: the whole command travels as one argument, which Linux caps at 128 KiB."""
+# --globoff: curl would otherwise expand [] and {} in -o/-T paths ("{.,x}./..." reaches "../").
+_CURL = ["curl", "-fsS", "--fail-early", "--globoff", "--retry", "3"]
 
 
 class StagingError(HeatdeployError):
@@ -29,13 +31,13 @@ def relative_path(name: str, what: str) -> str:
     """``name`` if it is safe as a path below a job's folder, else :class:`StagingError` naming it.
 
     Refused: control characters (a newline, NUL, ...), an empty, ``.`` or
-    ``..`` segment, a segment starting with ``-``, a leading ``/``.
+    ``..`` segment (a leading ``/`` is an empty one). The paths built from
+    it are absolute, so a segment starting with ``-`` is never an option.
     """
     if any(ord(c) < 32 or c == "\x7f" for c in name):
         raise StagingError(f"{what} {name!r} has control characters in its name; rename it")
-    segments = name.split("/")
-    if any(s in ("", ".", "..") or s.startswith("-") for s in segments):
-        raise StagingError(f"{what} {name!r} is not a plain relative path (empty, '.', '..' or '-' segment); "
+    if any(s in ("", ".", "..") for s in name.split("/")):
+        raise StagingError(f"{what} {name!r} is not a plain relative path (empty, '.' or '..' segment); "
                            "rename it")
     return name
 
@@ -60,10 +62,23 @@ def upload(remote: Remote, pairs: Sequence[tuple[str, str]]) -> None:
 
 
 def _curl(remote: Remote, pairs: Sequence[tuple[str, str]], flag: str, extra: list[str]) -> None:
-    for start in range(0, len(pairs), BATCH):
-        batch = pairs[start:start + BATCH]
+    for batch in _batches(pairs):
         paths = [arg for _, path in batch for arg in (flag, path)]
         remote.run([*_CURL, *extra, *paths, "-K", "-"], stdin=url_config([url for url, _ in batch]))
+
+
+def _batches(pairs: Sequence[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    """``pairs`` cut so that each batch's paths, shell-quoted, stay under :data:`BATCH_BYTES`."""
+    batches: list[list[tuple[str, str]]] = [[]]
+    size = 0
+    for pair in pairs:
+        cost = len(shlex.quote(pair[1])) + 4  # the path, its flag and the spaces
+        if batches[-1] and size + cost > BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(pair)
+        size += cost
+    return [b for b in batches if b]
 
 
 def find_files(remote: Remote, folder: str) -> list[str]:

@@ -36,7 +36,8 @@ def heatdeploy_register_frameworks(register: Callable[[Framework], None]) -> Non
 
     Call ``register(framework)`` once per :class:`~heatdeploy.Framework`.
     A framework name may be registered only once; a second registration is
-    reported as a load error of the later plugin.
+    reported as a load error of the later plugin. A historic hook: pluggy
+    calls each plugin's implementation as that plugin is registered.
 
     :param register: callable taking a ``Framework``.
     """

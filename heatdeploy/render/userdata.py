@@ -21,13 +21,15 @@ PUBLIC_KEY_TOKEN = "__heatdeploy_public_key__"
 SIGNAL_TOKEN = "__heatdeploy_wc_token__"
 ENDPOINT_TOKEN = "__heatdeploy_wc_endpoint__"
 SIGNAL_SCRIPT_PATH = "/var/lib/heatdeploy/report-host-key.sh"
-SIGNAL_HEADERS_PATH = "/var/lib/heatdeploy/signal.headers"
+SIGNAL_CONFIG_PATH = "/var/lib/heatdeploy/signal.curl"
 HOST_KEY_PATH = "/etc/ssh/ssh_host_ed25519_key.pub"
 INSTANCE_ID_PATH = "/var/lib/cloud/data/instance-id"
 
-# The wait condition's token goes in a root-only header file that curl reads
-# (never on a command line, where ps shows it), deleted once the signal is in.
-SIGNAL_HEADERS = f"X-Auth-Token: {SIGNAL_TOKEN}\nContent-Type: application/json\nAccept: application/json\n"
+# The wait condition's token and address go in a root-only curl config file
+# (never on a command line, where ps shows it; any curl reads -K), deleted
+# when the script ends. Heat's tokens and URLs hold no quote or backslash.
+SIGNAL_CONFIG = (f'url = "{ENDPOINT_TOKEN}"\nheader = "X-Auth-Token: {SIGNAL_TOKEN}"\n'
+                 'header = "Content-Type: application/json"\nheader = "Accept: application/json"\n')
 
 # The signal's id is the server's id (cloud-init's instance-id), so a replaced
 # server's report never passes for its predecessor's. The host key is "type
@@ -35,15 +37,14 @@ SIGNAL_HEADERS = f"X-Auth-Token: {SIGNAL_TOKEN}\nContent-Type: application/json\
 # JSON below is built by printf. Both are checked to hold only safe characters.
 SIGNAL_SCRIPT = f"""#!/bin/sh
 # Reports this instance's SSH host key to heatdeploy, which pins it, then forgets how to signal.
+trap 'rm -f {SIGNAL_CONFIG_PATH}' EXIT
 key=$(cut -d' ' -f1,2 {HOST_KEY_PATH})
 id=$(cat {INSTANCE_ID_PATH} 2>/dev/null)
 case "$id" in *[!0-9A-Za-z_-]*) id= ;; esac
 case "$key" in *[!0-9A-Za-z+/=\\ .@-]*) echo "unexpected host key" >&2; exit 1 ;; esac
 if [ -n "$id" ]; then id=', "id": "'"$id"'"'; fi
 printf '{{"status": "SUCCESS", "reason": "booted"%s, "data": "%s"}}' "$id" "$key" \\
-  | curl -sS --fail --retry 10 --retry-connrefused -o /dev/null -X POST -H @{SIGNAL_HEADERS_PATH} \\
-      --data-binary @- {ENDPOINT_TOKEN} \\
-  && rm -f {SIGNAL_HEADERS_PATH}
+  | curl -sS --fail --retry 10 --retry-connrefused -o /dev/null -X POST -K {SIGNAL_CONFIG_PATH} --data-binary @-
 """
 
 
@@ -83,7 +84,7 @@ def cloud_config(parts: Iterable[UserDataPart]) -> str:
         _check_tokens(part)
         files.extend(_file(f) for f in part.files)
         commands.extend(c if isinstance(c, str) else list(c) for c in part.commands)
-    files.append({"path": SIGNAL_HEADERS_PATH, "content": SIGNAL_HEADERS, "permissions": "0600"})
+    files.append({"path": SIGNAL_CONFIG_PATH, "content": SIGNAL_CONFIG, "permissions": "0600"})
     files.append({"path": SIGNAL_SCRIPT_PATH, "content": SIGNAL_SCRIPT, "permissions": "0700"})
     commands.append(["sh", SIGNAL_SCRIPT_PATH])
     document = {

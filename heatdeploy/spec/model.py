@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from heatdeploy.spec.fields import Converter, Scalar, json_schema, spec_field
-from heatdeploy.spec.problems import LocatedProblem, Problem, SpecError
-from heatdeploy.spec.yaml_source import Document, load_yaml
+from heatdeploy.spec.problems import Problem, SpecError
+from heatdeploy.spec.yaml_source import Document, load_yaml, read_text
 
 HOSTNAME = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
 HOSTNAME_HINT = "lower-case letters, digits and '-', not starting or ending with '-'"
@@ -201,10 +201,5 @@ def parse_spec(text: str, file: str = "<spec>", checks: Checks = Checks()) -> Lo
 
 
 def read_spec(path: str | Path, checks: Checks = Checks()) -> LoadedSpec:
-    """Read a spec file; unreadable files raise :class:`SpecError` too."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise SpecError([LocatedProblem(str(path), 1, "", f"cannot read: {reason}")]) from None
-    return parse_spec(text, str(path), checks)
+    """Read a spec file; unreadable, oversized or non-UTF-8 files raise :class:`SpecError` too."""
+    return parse_spec(read_text(path), str(path), checks)

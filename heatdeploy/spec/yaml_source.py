@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -15,7 +16,11 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_BYTES = 1 << 20
 """A spec or job file is a few KiB; anything past this is refused unread."""
 MAX_VALUES = 20_000
-"""Values a document may hold once its aliases are expanded: a spec of 100 node groups has under 2,000."""
+"""Values a document may hold once its aliases are expanded: a spec of 100 node groups has under 2,000.
+
+A long string counts as one value per :data:`CHARS_PER_VALUE` characters, so
+the bound is on bytes too (about 5 MB), whatever the aliases repeat."""
+CHARS_PER_VALUE = 256
 MAX_DEPTH = 32
 """Nesting of mappings and lists; a spec needs five levels."""
 
@@ -58,6 +63,22 @@ def child_path(parent: str, key: str | int) -> str:
     return f"{parent}.{key}" if parent else key
 
 
+def read_text(path: str | Path) -> str:
+    """A spec or job file's text: at most :data:`MAX_BYTES` are read, and it must be UTF-8."""
+    try:
+        with open(path, "rb") as source:
+            data = source.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise SpecError([LocatedProblem(str(path), 1, "", f"cannot read: {exc.strerror or exc}")]) from None
+    if len(data) > MAX_BYTES:
+        raise SpecError([LocatedProblem(str(path), 1, "", f"file is too large (more than {MAX_BYTES} bytes)")])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SpecError([LocatedProblem(str(path), line, "", "cannot read: not UTF-8 text")]) from None
+
+
 def load_yaml(text: str, file: str) -> Document:
     """Parse one YAML document, raising :class:`SpecError` on syntax errors.
 
@@ -91,6 +112,8 @@ def load_yaml(text: str, file: str) -> Document:
                                         f"(character {exc.character!r})")]) from None
     except _TooLarge as exc:
         raise SpecError([LocatedProblem(file, exc.line, "", str(exc))]) from None
+    except RecursionError:  # the pure-Python parser, without libyaml, on deep nesting
+        raise SpecError([LocatedProblem(file, 1, "", f"nested deeper than {MAX_DEPTH} levels")]) from None
     finally:
         loader.dispose()
 
@@ -106,14 +129,16 @@ def _expanded_size(node: yaml.Node, sizes: dict[int, int], depth: int) -> int:
         raise _TooLarge(node.start_mark.line + 1, f"nested deeper than {MAX_DEPTH} levels")
     sizes[id(node)] = -1  # in progress: meeting it again is a cycle
     size = 1
-    if isinstance(node, yaml.SequenceNode):
+    if isinstance(node, yaml.ScalarNode):
+        size += len(node.value) // CHARS_PER_VALUE
+    elif isinstance(node, yaml.SequenceNode):
         size += sum(_expanded_size(item, sizes, depth + 1) for item in node.value)
     elif isinstance(node, yaml.MappingNode):
         size += sum(_expanded_size(k, sizes, depth + 1) + _expanded_size(v, sizes, depth + 1)
                     for k, v in node.value)
     if size > MAX_VALUES:
-        raise _TooLarge(node.start_mark.line + 1, f"expands to more than {MAX_VALUES} values "
-                        "(aliases repeated too often?)")
+        raise _TooLarge(node.start_mark.line + 1, f"expands to more than {MAX_VALUES} values or about "
+                        f"{MAX_VALUES * CHARS_PER_VALUE // 1_000_000} MB (aliases repeated too often?)")
     sizes[id(node)] = size
     return size
 
@@ -129,7 +154,19 @@ def _construct(
             _construct(loader, item, child_path(path, i), doc, errors)
             for i, item in enumerate(node.value)
         ]
-    return loader.construct_object(node, deep=True)
+    return _scalar(loader, node, path, doc, errors)
+
+
+def _scalar(loader: yaml.SafeLoader, node: yaml.Node, path: str, doc: Document,
+            errors: list[LocatedProblem]) -> Any:
+    """A scalar's value; one YAML cannot build (``2001-02-30``, ``!!int abc``) is a located problem."""
+    try:
+        return loader.construct_object(node, deep=True)
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, yaml.YAMLError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        errors.append(LocatedProblem(doc.file, node.start_mark.line + 1, path,
+                                     f"invalid value {node.value!r:.60}: {reason}"))
+        return None
 
 
 def _construct_mapping(
@@ -138,7 +175,7 @@ def _construct_mapping(
     loader.flatten_mapping(node)  # resolves YAML merge keys (<<)
     result: dict[str, Any] = {}
     for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
+        key = _scalar(loader, key_node, path, doc, errors) if isinstance(key_node, yaml.ScalarNode) else None
         line = key_node.start_mark.line + 1
         if not isinstance(key, str):
             errors.append(LocatedProblem(doc.file, line, path, f"key {key!r} must be a string"))

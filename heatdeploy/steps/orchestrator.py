@@ -12,7 +12,7 @@ from __future__ import annotations
 import concurrent.futures as futures
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from heatdeploy.errors import HeatdeployError
@@ -93,6 +93,17 @@ class _Tally:
     done: int = 0
 
 
+@dataclass
+class _Run:
+    """Where a run of steps stands."""
+
+    remaining: dict[str, Step]
+    finished: set[str] = field(default_factory=set)
+    failures: list[Event] = field(default_factory=list)
+    running: dict[futures.Future[None], tuple[Step, Instance]] = field(default_factory=dict)
+    tallies: dict[str, _Tally] = field(default_factory=dict)
+
+
 class Orchestrator:
     """Runs steps over a cluster with bounded concurrency."""
 
@@ -107,36 +118,43 @@ class Orchestrator:
 
     def run(self, steps: Sequence[Step]) -> None:
         check_graph(steps)
-        emit = self.context.emit
-        remaining = {s.name: s for s in steps}
-        finished: set[str] = set()
-        failures: list[Event] = []
-        running: dict[futures.Future[None], tuple[Step, Instance]] = {}
-        tallies: dict[str, _Tally] = {}
-        with futures.ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="step") as pool:
-            while remaining or running:
-                if not failures:
-                    for step in [s for s in remaining.values() if set(s.after) <= finished]:
-                        del remaining[step.name]
-                        targets = self.instances_for(step)
-                        if not targets:
-                            emit(Event("step_skipped", step.name, message="no instance to run on"))
-                            finished.add(step.name)
-                            continue
-                        emit(Event("step_started", step.name, total=len(targets), message=step.description))
-                        tallies[step.name] = _Tally(len(targets))
-                        for instance in targets:
-                            running[pool.submit(self._run_one, step, instance)] = (step, instance)
-                if not running:
-                    if remaining and not failures:
+        run = _Run({s.name: s for s in steps})
+        pool = futures.ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="step")
+        try:
+            while run.remaining or run.running:
+                if not run.failures:
+                    self._start_ready(pool, run)
+                if not run.running:
+                    if run.remaining and not run.failures:
                         continue  # newly finished skipped steps may have made others ready
                     break
-                done, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
+                done, _ = futures.wait(run.running, return_when=futures.FIRST_COMPLETED)
                 for future in done:
-                    step, instance = running.pop(future)
-                    self._settle(future, step, instance, tallies[step.name], finished, failures)
-        if failures:
-            raise StepsFailed(failures)
+                    step, instance = run.running.pop(future)
+                    self._settle(future, step, instance, run.tallies[step.name], run.finished, run.failures)
+        except BaseException:
+            # Ctrl-C or TERM: start nothing more, and do not wait for the actions under way;
+            # the caller then closes their connections, which ends them.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        if run.failures:
+            raise StepsFailed(run.failures)
+
+    def _start_ready(self, pool: futures.ThreadPoolExecutor, run: _Run) -> None:
+        """Start every step whose predecessors have all finished, on each of its instances."""
+        emit = self.context.emit
+        for step in [s for s in run.remaining.values() if set(s.after) <= run.finished]:
+            del run.remaining[step.name]
+            targets = self.instances_for(step)
+            if not targets:
+                emit(Event("step_skipped", step.name, message="no instance to run on"))
+                run.finished.add(step.name)
+                continue
+            emit(Event("step_started", step.name, total=len(targets), message=step.description))
+            run.tallies[step.name] = _Tally(len(targets))
+            for instance in targets:
+                run.running[pool.submit(self._run_one, step, instance)] = (step, instance)
 
     def _settle(self, future: futures.Future[None], step: Step, instance: Instance, tally: _Tally,
                 finished: set[str], failures: list[Event]) -> None:

@@ -324,22 +324,36 @@ class FakeCloud:
 
     def __init__(self, region: str | None = None) -> None:
         self.region = region
-        self.stacks = FakeStacks()
-        self.records = FakeRecords()
+        self._stacks = FakeStacks()
+        self._records = FakeRecords()
         self.store = FakeObjectStore()
         self.trusts: dict[str, Trust] = {}
         self.identity = "user"
+        self._trust_id: str | None = None
         self._trust_ids = itertools.count(1)
+
+    @property
+    def stacks(self) -> FakeStacks:
+        self._check()
+        return self._stacks
+
+    @property
+    def records(self) -> FakeRecords:
+        self._check()
+        return self._records
+
+    def _check(self) -> None:
+        if self._trust_id is not None and self._trust_id not in self.trusts:
+            raise AuthError(f"trust {self._trust_id} does not exist (deleted or expired)")
 
     def project_id(self) -> str:
         return "fake-project"
 
     def trusted(self, trustee_cloud: str, trust_id: str) -> FakeCloud:
-        if trust_id not in self.trusts:
-            raise AuthError(f"trust {trust_id} does not exist (deleted or expired)")
         view = FakeCloud.__new__(FakeCloud)
         view.__dict__.update(self.__dict__)
-        view.identity = f"{trustee_cloud} through {trust_id}"
+        view.identity, view._trust_id = f"{trustee_cloud} through {trust_id}", trust_id
+        view._check()
         return view
 
     def create_trust(self, trustee_cloud: str, days: float) -> Trust:
@@ -352,6 +366,7 @@ class FakeCloud:
         return self.trusts.pop(trust_id, None) is not None
 
     def object_store(self) -> FakeObjectStore:
+        self._check()
         return self.store
 
     def locks(self) -> FakeRecords:

@@ -239,3 +239,22 @@ def test_cli_upload_json_then_already_present(local_cloud: LocalCloud, container
     assert main(argv[:-2] + ["--format", "text"]) == 0
     out = capsys.readouterr().out
     assert out == f"{result['url']} (already present, {result['size']} bytes)\n"
+
+
+def test_an_upload_interrupted_mid_way_leaves_no_segment(session: ks_session.Session,
+                                                         conn: swift_client.Connection, container: str,
+                                                         tmp_path: Path) -> None:
+    path = _file(tmp_path, "big.bin", 5 * 1024 * 1024)
+
+    def interrupt_after_the_first_segment(done: int, total: int) -> None:
+        if 0 < done < total:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        binaries.upload(session, path, container, segment_size=1024 * 1024, threads=1,
+                        on_progress=interrupt_after_the_first_segment)
+    segments = conn.get_container(f"{container}_segments", full_listing=True)[1]
+    assert segments == [], [s["name"] for s in segments]
+    assert [o["name"] for o in conn.get_container(container, full_listing=True)[1]] == []
+    ref = binaries.upload(session, path, container, segment_size=1024 * 1024, threads=1)
+    assert ref.uploaded and _fetch(tempurls.temp_url(session, container, ref.name)) == path.read_bytes()

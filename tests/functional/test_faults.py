@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,8 +14,9 @@ from typing import Any
 import pytest
 
 from heatdeploy import ClusterManager, Event, Options
+from heatdeploy.local import instances, registry
 from heatdeploy.testing import bare_cluster
-from tests.functional.cloudtools import LocalCloud, heat_for
+from tests.functional.cloudtools import LocalCloud, heat_for, poll
 from tests.functional.test_launch import CLOUD, ROOT, heatdeploy, result_of, write_spec
 
 TRUSTEE = "heatdeploy-local-trustee"
@@ -62,7 +65,7 @@ def test_the_signal_token_is_gone_from_the_instance_once_used(
     manager, _ = replay_cluster
     with manager.connect("ft-replay") as connections:
         remote = connections.remote("ft-replay-node-0")
-        assert remote.run(["test", "-e", "/var/lib/heatdeploy/signal.headers"], check=False).status == 1
+        assert remote.run(["test", "-e", "/var/lib/heatdeploy/signal.curl"], check=False).status == 1
         assert "X-Auth-Token" not in remote.run(["cat", "/var/lib/heatdeploy/report-host-key.sh"]).stdout
 
 
@@ -118,3 +121,89 @@ def test_a_stack_that_failed_at_create_is_replaced_once_the_spec_is_fixed(local_
     finally:
         heatdeploy("delete", "ft-flavor", "--os-cloud", CLOUD, check=False)
     assert {t.id for t in local_cloud.admin().trusts.list()} <= trusts_before
+
+
+def _interrupt_at(path: Path, phase: str, signum: int) -> tuple[int, list[dict[str, Any]]]:
+    """Run ``launch`` and send ``signum`` as soon as it reports a phase starting with ``phase``."""
+    process = _start("launch", str(path))
+    assert process.stdout is not None
+    lines: list[dict[str, Any]] = []
+    for raw in process.stdout:
+        lines.append(json.loads(raw))
+        if lines[-1]["event"] == "phase" and lines[-1]["message"].startswith(phase):
+            process.send_signal(signum)
+            break
+    out, _ = process.communicate(timeout=300)
+    lines += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return process.returncode, lines
+
+
+@pytest.mark.parametrize("phase", ["creating a trust", "creating stack", "waiting for stack", "running"])
+def test_ctrl_c_at_any_point_of_launch_is_finished_by_launching_again(local_cloud: LocalCloud, tmp_path: Path,
+                                                                     phase: str) -> None:
+    path = write_spec(tmp_path, "ft-sigint")
+    trusts_before = {t.id for t in local_cloud.admin().trusts.list()}
+    try:
+        status, lines = _interrupt_at(path, phase, signal.SIGINT)
+        assert status == 130 and lines[-1]["event"] == "error", lines[-3:]
+        assert lines[-1]["message"].startswith("interrupted: run the same command again"), lines[-1]
+        _, lines, _ = heatdeploy("launch", str(path), "--os-cloud", CLOUD)
+        assert result_of(lines)["state"] == "active"
+        status, lines, _ = heatdeploy("status", "ft-sigint", "--os-cloud", CLOUD, "--check")
+        assert status == 0, result_of(lines)
+    finally:
+        heatdeploy("delete", "ft-sigint", "--os-cloud", CLOUD, check=False)
+    assert {t.id for t in local_cloud.admin().trusts.list()} <= trusts_before
+    assert not [s for s in heat_for(local_cloud.session("demo", "demo")).stacks.list() if s.stack_name == "ft-sigint"]
+
+
+def test_a_launch_killed_during_its_steps_is_finished_once_its_lock_is_broken(local_cloud: LocalCloud,
+                                                                              tmp_path: Path) -> None:
+    path = write_spec(tmp_path, "ft-kill")
+    try:
+        status, _ = _interrupt_at(path, "running", signal.SIGKILL)
+        assert status == -signal.SIGKILL
+        status, lines, _ = heatdeploy("launch", str(path), "--os-cloud", CLOUD, check=False)
+        assert status == 1 and "is busy: launch by" in result_of(lines)["message"], result_of(lines)
+        assert "--break-lock" in result_of(lines)["message"]
+        _, lines, _ = heatdeploy("launch", str(path), "--os-cloud", CLOUD, "--break-lock")
+        assert result_of(lines)["state"] == "active"
+    finally:
+        heatdeploy("delete", "ft-kill", "--os-cloud", CLOUD, "--break-lock", check=False)
+
+
+def test_rebooted_instances_lose_their_daemons_and_launch_brings_them_back(local_cloud: LocalCloud,
+                                                                          tmp_path: Path) -> None:
+    path = write_spec(tmp_path, "ft-reboot")
+    try:
+        heatdeploy("launch", str(path), "--os-cloud", CLOUD)
+        with registry.using(local_cloud.root):  # like VMs rebooting: files kept, processes gone
+            servers = [s["id"] for s in registry.all_of("servers") if str(s.get("name", "")).startswith("ft-reboot-")]
+            for server_id in servers:
+                instances.kill(server_id)
+            poll(lambda: all(instances.gone(s) for s in servers), 30, "the instances to stop")
+            assert sorted(instances.restart_stopped()) == sorted(servers)
+        status, lines, _ = heatdeploy("status", "ft-reboot", "--os-cloud", CLOUD, "--check", check=False)
+        assert status == 1 and result_of(lines)["health"]["status"] != "green", result_of(lines)
+        _, lines, _ = heatdeploy("launch", str(path), "--os-cloud", CLOUD)
+        assert any("running its launch steps again" in line.get("message", "") for line in lines), lines
+        status, lines, _ = heatdeploy("status", "ft-reboot", "--os-cloud", CLOUD, "--check", check=False)
+        assert status == 0, result_of(lines)
+    finally:
+        heatdeploy("delete", "ft-reboot", "--os-cloud", CLOUD, check=False)
+
+
+def test_a_wrong_password_is_one_line_naming_keystone(local_cloud: LocalCloud, tmp_path: Path) -> None:
+    config = tmp_path / "clouds.yaml"
+    config.write_text(json.dumps({"clouds": {"wrong": {
+        "auth": {"auth_url": local_cloud.auth_url, "username": "demo", "password": "not-the-password",
+                 "project_name": "demo", "user_domain_name": "Default", "project_domain_name": "Default"},
+        "identity_api_version": 3}}}))
+    for command in (["status", "ft-nothing"], ["launch", str(write_spec(tmp_path, "ft-nothing"))]):
+        result = subprocess.run([sys.executable, "-m", "heatdeploy", *command, "--os-cloud", "wrong",
+                                 "--format", "json"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                                env={**os.environ, "OS_CLIENT_CONFIG_FILE": str(config)})
+        error = json.loads(result.stdout.splitlines()[-1])
+        assert (result.returncode, error["event"]) == (1, "error"), (result.stdout, result.stderr)
+        assert "of cluster ft-nothing failed: Keystone: " in error["message"], error
+        assert "401" in error["message"] and "Traceback" not in result.stderr, error

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 import tempfile
 import unittest
+import urllib.parse
 from pathlib import Path
 
 from heatdeploy import SpecError
@@ -40,6 +43,20 @@ class JobFileTest(unittest.TestCase):
             f"{path}:5: timeout: must be at least 1, not 0",
         ])
 
+    def test_data_names_name_folders_so_they_are_plain(self) -> None:
+        path = self.write('type: spark\nbinary: wc.py\ninputs: {"../../etc/cron.d": swift://c/a}\n'
+                          'outputs: {"a b": swift://c/o}\n')
+        with self.assertRaises(SpecError) as caught:
+            read_job_file(path)
+        self.assertEqual([p.path for p in caught.exception.problems], ["inputs.../../etc/cron.d", "outputs.a b"])
+        self.assertIn("is not allowed (letters, digits, '_' and '-'", str(caught.exception))
+
+    def test_a_job_file_that_is_not_utf8_is_bad_input(self) -> None:
+        path = self.write("")
+        Path(path).write_bytes(b"type: spark\nbinary: \xff\n")
+        with self.assertRaisesRegex(SpecError, r"job.yaml:2: cannot read: not UTF-8 text$"):
+            read_job_file(path)
+
 
 class PlaceholderTest(unittest.TestCase):
     def test_known_placeholders_only(self) -> None:
@@ -70,11 +87,41 @@ class StagingTest(unittest.TestCase):
         download(remote, [("http://s/v1/a/c/x?temp_url_sig=1&temp_url_expires=2", "/j/in/\"odd\" name"),
                           ("http://s/v1/a/c/y%0Az?temp_url_sig=3&temp_url_expires=4", "/j/in/-")])
         self.assertEqual(remote.recorder.commands("s-node-0"), [[
-            "curl", "-fsS", "--fail-early", "--retry", "3", "--create-dirs",
+            "curl", "-fsS", "--fail-early", "--globoff", "--retry", "3", "--create-dirs",
             "-o", '/j/in/"odd" name', "-o", "/j/in/-", "-K", "-"]])
         upload(remote, [("http://s/v1/a/c/o?temp_url_sig=5&temp_url_expires=6", "/j/out/part-0")])
-        self.assertEqual(remote.recorder.commands("s-node-0")[-1],
-                         ["curl", "-fsS", "--fail-early", "--retry", "3", "-T", "/j/out/part-0", "-K", "-"])
+        self.assertEqual(remote.recorder.commands("s-node-0")[-1], [
+            "curl", "-fsS", "--fail-early", "--globoff", "--retry", "3", "-T", "/j/out/part-0", "-K", "-"])
+
+    def test_real_curl_takes_brackets_and_braces_in_paths_literally(self) -> None:
+        tmp = Path(self.enterContext(tempfile.TemporaryDirectory()))
+        (tmp / "job").mkdir()
+        (tmp / "secret").write_text("outside the job folder")
+        (tmp / "job" / "{.,x}.").mkdir()
+        (tmp / "job" / "{.,x}." / "secret").write_text("the job's own file")
+        target = tmp / "uploaded"
+
+        class Local:
+            instance = self.remote().instance
+
+            def run(self, command, *, stdin=None, check=True, timeout=None):  # type: ignore[no-untyped-def]
+                done = subprocess.run(command, input=stdin, capture_output=True, timeout=60)
+                if check and done.returncode:
+                    raise AssertionError(done.stderr)
+                return done
+
+        upload(Local(), [("file://" + urllib.parse.quote(str(target)), f"{tmp}/job/{{.,x}}./secret")])
+        self.assertEqual(target.read_text(), "the job's own file")
+
+    def test_many_long_paths_go_in_several_runs(self) -> None:
+        remote = self.remote()
+        pairs = [(f"http://s/v1/a/c/{n}?temp_url_sig=1", "/j/in/" + "x" * 600 + str(n)) for n in range(300)]
+        download(remote, pairs)
+        runs = remote.recorder.commands("s-node-0")
+        self.assertGreater(len(runs), 2)
+        self.assertTrue(all(len(shlex.join(run)) < 128 * 1024 for run in runs))
+        self.assertEqual([a for run in runs for a in run[run.index("--create-dirs") + 1:-2] if a != "-o"],
+                         [path for _, path in pairs])
 
     def test_the_config_holds_only_percent_encoded_urls(self) -> None:
         self.assertEqual(url_config(["http://s/a?x=1", "http://s/b%0A?x=2"]),
@@ -84,9 +131,10 @@ class StagingTest(unittest.TestCase):
                 url_config([bad])
 
     def test_hostile_object_names_are_refused_by_name(self) -> None:
-        self.assertEqual(relative_path("dir/part-0.csv", "object"), "dir/part-0.csv")
+        for fine in ("dir/part-0.csv", "-summary.txt", "{.,x}./x[1-2]"):  # absolute once joined; --globoff
+            self.assertEqual(relative_path(fine, "object"), fine)
         hostile = ["a\nurl = file:///etc/hostname\noutput = /tmp/pwned\nx", "../../tmp/x", "a/../b", "/etc/x",
-                   "-o", "a//b", "a/./b", "nul\x00", "tab\tname", ""]
+                   "a//b", "a/./b", "nul\x00", "tab\tname", ""]
         for name in hostile:
             with self.subTest(name=name), self.assertRaisesRegex(StagingError, "^object "):
                 relative_path(name, "object")

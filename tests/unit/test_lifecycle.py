@@ -9,10 +9,11 @@ import re
 import shlex
 import signal
 import tempfile
+import threading
 import time
 import unittest
 import unittest.mock
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -43,6 +44,7 @@ from heatdeploy.cloud.locks import ClusterBusy, ClusterLock, LockInfo, this_hold
 from heatdeploy.cloud.stacks import StackError
 from heatdeploy.errors import CloudError
 from heatdeploy.events import Event
+from heatdeploy.jobs.manager import JobError, run_transient
 from heatdeploy.jobs.staging import StagingError
 from heatdeploy.plugin.validation import checks
 from heatdeploy.steps.orchestrator import StepsFailed
@@ -354,6 +356,39 @@ class LifecycleTest(OnFakeCloud):
         self.assertEqual(len(self.manager.scale("toy", {"worker": 3}).instances), 4)
         self.assertIsNone(self.cloud.records.read_lock("toy"))
 
+    def test_a_lock_taken_over_is_never_written_back_and_its_operation_stops(self) -> None:
+        lock = ClusterLock(lambda: self.cloud.records, "toy", "launch", ttl=0.3)
+        lock.acquire()
+        thief = LockInfo("thief@elsewhere pid 2", "scale", time.time(), time.time() + 600, "thief")
+        self.cloud.records.write_lock("toy", thief.to_json())
+        deadline = time.monotonic() + 10
+        while not lock.lost:
+            self.assertLess(time.monotonic(), deadline, "the renewal never noticed")
+            time.sleep(0.05)
+        self.assertEqual(LockInfo.from_json(self.cloud.records.read_lock("toy") or b""), thief)
+        with self.assertRaisesRegex(ClusterBusy, "lost its lock"):
+            lock.check()
+        lock.release()
+        self.assertEqual(LockInfo.from_json(self.cloud.records.read_lock("toy") or b""), thief)
+
+    def test_a_takeover_never_deletes_a_lock_newer_than_the_one_judged(self) -> None:
+        dead = LockInfo("dead@elsewhere pid 1", "scale", time.time() - 700, time.time() - 100, "dead")
+        fresh = LockInfo("quick@elsewhere pid 3", "scale", time.time(), time.time() + 600, "quick")
+        self.cloud.records.write_lock("toy", dead.to_json())
+        reads = iter([dead.to_json(), dead.to_json(), fresh.to_json()])
+        lock = ClusterLock(lambda: self.cloud.records, "toy", "launch")
+        with unittest.mock.patch.object(self.cloud.records, "read_lock", side_effect=lambda name: next(reads, None)), \
+                self.assertRaisesRegex(ClusterBusy, "busy: scale by quick@elsewhere"):
+            lock.acquire()
+        self.assertEqual(self.cloud.records.read_lock("toy"), dead.to_json())
+
+    def test_ctrl_c_while_taking_the_lock_leaves_none(self) -> None:
+        lock = ClusterLock(lambda: self.cloud.records, "toy", "launch")
+        with unittest.mock.patch.object(ClusterLock, "_start_renewing", side_effect=KeyboardInterrupt), \
+                self.assertRaises(KeyboardInterrupt):
+            lock.acquire()
+        self.assertIsNone(self.cloud.records.read_lock("toy"))
+
     def test_a_held_lock_is_renewed_and_released(self) -> None:
         lock = ClusterLock(lambda: self.cloud.records, "toy", "launch", ttl=0.3)
         with lock:
@@ -376,6 +411,60 @@ class LifecycleTest(OnFakeCloud):
                 self.manager.status("toy")
         self.assertIsNone(self.cloud.records.read_lock("toy"))
 
+    def test_a_scale_cut_short_before_its_stack_update_is_finished_by_launch(self) -> None:
+        self.manager.launch(self.spec(2))
+        with unittest.mock.patch.object(self.manager, "_update", side_effect=KeyboardInterrupt), \
+                self.assertRaises(KeyboardInterrupt):
+            self.manager.scale("toy", {"worker": 3})
+        self.assertEqual(len(self.cloud.stacks.instances("toy")), 3)  # recorded 3 workers, the stack has 2
+        summary = self.manager.launch(self.spec(3))
+        self.assertEqual(len(summary.instances), 4)
+        self.assertEqual([r for r in self.toy_runs() if r[1] == "join"], [("toy-worker-2", "join", "3")])
+
+    def test_a_stack_update_left_running_is_waited_for_then_finished(self) -> None:
+        self.manager.launch(self.spec(2))
+        with unittest.mock.patch.object(self.cloud.stacks, "wait", side_effect=KeyboardInterrupt), \
+                self.assertRaises(KeyboardInterrupt):
+            self.manager.scale("toy", {"worker": 3})
+        self.assertEqual(self.cloud.stacks.find("toy").status, "UPDATE_IN_PROGRESS")
+        summary = self.manager.launch(self.spec(3))
+        self.assertEqual((summary.stack_status, len(summary.instances)), ("UPDATE_COMPLETE", 4))
+        self.assertIn(("toy-worker-2", "join", "3"), self.toy_runs())
+
+    def test_delete_and_renew_after_launch_on_the_same_manager(self) -> None:
+        self.manager.launch(self.spec())
+        self.manager.renew_trust("toy")
+        self.manager.scale("toy", {"worker": 3})  # through the new trust
+        self.assertEqual(self.manager.delete("toy"), [])
+        self.assertEqual((self.cloud.trusts, self.cloud.records.objects), ({}, {}))
+
+    def test_another_thread_of_the_same_manager_does_not_share_the_lock(self) -> None:
+        self.manager.launch(self.spec())
+        outcome: list[BaseException] = []
+        with self.manager.locked("toy", "scale"):
+            worker = threading.Thread(target=lambda: self._capture(outcome, lambda: self.manager.delete("toy")))
+            worker.start()
+            worker.join(30)
+        self.assertIsInstance(outcome[0], ClusterBusy)
+        self.assertIsNotNone(self.cloud.records.load("toy"))
+
+    @staticmethod
+    def _capture(outcome: list[BaseException], action: Callable[[], object]) -> None:
+        try:
+            action()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+            outcome.append(exc)
+
+    def test_a_busy_cluster_is_never_torn_down_by_a_transient_run(self) -> None:
+        self.manager.launch(self.spec())
+        other = ClusterManager(plugins=self.plugins, cloud=self.cloud, connector=self.instances, key_dir=self.keys)
+        with self.manager.locked("toy", "scale"), self.assertRaises(ClusterBusy):
+            run_transient(other, self.spec(), JobSpec(type="shell", binary="swift://c/o"), 60)
+        with self.assertRaisesRegex(JobError, "already exists and is active"):
+            run_transient(other, self.spec(), JobSpec(type="shell", binary="swift://c/o"), 60)
+        self.assertEqual(self.cloud.records.load("toy").state, "active")
+        self.assertIsNotNone(self.cloud.stacks.find("toy"))
+
     def test_every_error_is_a_heatdeploy_error(self) -> None:
         for error in (ClusterError, StackError, AuthError):
             self.assertTrue(issubclass(error, HeatdeployError), error)
@@ -397,14 +486,14 @@ class JobsTest(OnFakeCloud):
         folder = f"/var/lib/heatdeploy/jobs/{job.id}"
         self.assertIn(["sh", f"{folder}/job.sh", f"{folder}/input", f"{folder}/output"], master)
         for worker in ("toy-worker-0", "toy-worker-1"):  # inputs reach every instance
-            self.assertIn(["curl", "-fsS", "--fail-early", "--retry", "3", "--create-dirs",
+            self.assertIn(["curl", "-fsS", "--fail-early", "--globoff", "--retry", "3", "--create-dirs",
                            "-o", f"{folder}/input/a.txt", "-K", "-"], self.instances.recorder.commands(worker))
         self.instances.responses.commands["find"] = lambda instance, text: "".join(  # type: ignore[index]
             f"{shlex.split(text)[1]}/{name}\0" for name in ("part 0", "sub/part-1"))
         done = jobs.status(job.id)
         self.assertEqual(done.state, "SUCCEEDED")
         self.assertEqual(self.instances.recorder.commands("toy-master-0")[-1], [
-            "curl", "-fsS", "--fail-early", "--retry", "3", "-T", f"{folder}/output/part 0",
+            "curl", "-fsS", "--fail-early", "--globoff", "--retry", "3", "-T", f"{folder}/output/part 0",
             "-T", f"{folder}/output/sub/part-1", "-K", "-"])
         self.assertEqual(self.cloud.records.load_job(job.id).state, "SUCCEEDED")
         self.assertIn("results", self.cloud.store.containers)
@@ -422,6 +511,24 @@ class JobsTest(OnFakeCloud):
         self.assertEqual(job.state, "FAILED")
         self.assertIn("has control characters", job.message)
         self.assertFalse(any(c[0] == "sh" for c in self.instances.recorder.commands("toy-master-0")))
+
+    def test_an_output_file_that_cannot_be_kept_fails_the_job_instead_of_every_status(self) -> None:
+        jobs = JobManager(self.manager)
+        self.manager.launch(self.spec())
+        request = JobSpec(type="shell", binary="swift://c/job.sh", outputs={"": "swift://results/r"})
+        job = jobs.run("toy", request)
+        self.instances.responses.commands["find"] = lambda instance, text: (  # type: ignore[index]
+            f"{shlex.split(text)[1]}/bad\nname\0")
+        done = jobs.status(job.id)
+        self.assertEqual(done.state, "FAILED")
+        self.assertIn("outputs not collected: output ", done.message)
+        self.assertEqual(jobs.status(job.id).state, "FAILED")
+
+    def test_job_data_names_are_checked_for_every_caller(self) -> None:
+        jobs = JobManager(self.manager)
+        self.manager.launch(self.spec())
+        with self.assertRaisesRegex(JobError, r"^inputs\.\.\./\.\./etc: name '\.\./\.\./etc' is not allowed"):
+            jobs.run("toy", JobSpec(type="shell", binary="swift://c/o", inputs={"../../etc": "swift://c/i"}))
 
     def test_a_job_type_the_engine_lacks_is_refused(self) -> None:
         jobs = JobManager(self.manager)

@@ -108,12 +108,14 @@ class StructureTest(unittest.TestCase):
         self.assertEqual(config["ssh_authorized_keys"], ["__heatdeploy_public_key__"])
         self.assertFalse(config["disable_root"])
         headers, script = config["write_files"][-2], config["write_files"][-1]["content"]
-        self.assertEqual((headers["path"], headers["permissions"]), ("/var/lib/heatdeploy/signal.headers", "0600"))
-        self.assertIn("X-Auth-Token: __heatdeploy_wc_token__\n", headers["content"])
+        self.assertEqual((headers["path"], headers["permissions"]), ("/var/lib/heatdeploy/signal.curl", "0600"))
+        self.assertIn('header = "X-Auth-Token: __heatdeploy_wc_token__"\n', headers["content"])
+        self.assertIn('url = "__heatdeploy_wc_endpoint__"\n', headers["content"])
         self.assertIn("/etc/ssh/ssh_host_ed25519_key.pub", script)
         self.assertNotIn("__heatdeploy_wc_token__", script)  # the token never reaches a command line
-        self.assertIn("-H @/var/lib/heatdeploy/signal.headers", script)
-        self.assertIn("&& rm -f /var/lib/heatdeploy/signal.headers", script)
+        self.assertNotIn("__heatdeploy_wc_endpoint__", script)
+        self.assertIn("-K /var/lib/heatdeploy/signal.curl", script)
+        self.assertIn("trap 'rm -f /var/lib/heatdeploy/signal.curl' EXIT", script)
         self.assertNotIn(" -k", script)  # TLS verification stays on
         for other in ("hadoop-demo-master", "master"):
             self.assertNotIn(other, config_text)

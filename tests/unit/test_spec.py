@@ -168,6 +168,26 @@ class HostileYamlTest(unittest.TestCase):
                          "spec.yaml:1: invalid YAML: an alias refers to its own anchor")
         self.assertIn("nested deeper than 32 levels", self.refused("a: " + "[" * 40 + "]" * 40 + "\n"))
 
+    def test_values_yaml_cannot_build_are_located_problems(self) -> None:
+        for value in ("2001-02-30", "2001-13-01", "!!int abc", "!!float abc", "!!bool abc", "!!timestamp abc",
+                      "9" * 5000):
+            with self.subTest(value=value[:20]):
+                self.assertIn("spec.yaml:2: image: invalid value ", self.refused(f"name: demo\nimage: {value}\n"))
+
+    def test_long_strings_repeated_by_aliases_count_as_bytes(self) -> None:
+        text = "big: &x " + "y" * 900_000 + "\nargs:\n" + "  - *x\n" * 9000
+        self.assertIn("expands to more than 20000 values or about 5 MB", self.refused(text))
+
+    def test_files_are_read_up_to_the_bound_and_must_be_utf8(self) -> None:
+        tmp = Path(self.enterContext(tempfile.TemporaryDirectory()))
+        (tmp / "latin1.yaml").write_bytes(b"name: d\xe9mo\n")
+        (tmp / "huge.yaml").write_bytes(b"#" * (2 << 20))
+        for name, message in (("latin1.yaml", ":1: cannot read: not UTF-8 text"),
+                              ("huge.yaml", ":1: file is too large (more than 1048576 bytes)")):
+            with self.subTest(file=name), self.assertRaises(SpecError) as caught:
+                read_spec(tmp / name)
+            self.assertTrue(str(caught.exception).endswith(message), str(caught.exception))
+
     def test_huge_files_binary_junk_unknown_tags_and_duplicate_keys(self) -> None:
         self.assertIn("file is too large", self.refused("# " + "x" * (1 << 20) + "\n"))
         self.assertIn("invalid YAML", self.refused("\x00\x01\x02 junk: [\n"))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import unittest
 from collections.abc import Callable
 
 from heatdeploy.events import Event
+from heatdeploy.interrupts import deferred
 from heatdeploy.plugin.remote import Remote, RemoteError, Result
 from heatdeploy.plugin.steps import DeadlineExceeded, Step, StepContext
 from heatdeploy.plugins.spark import SPARK
@@ -135,6 +137,49 @@ class FailureTest(unittest.TestCase):
         with self.assertRaises(StepsFailed) as caught:
             run_steps(cluster(), [Step("wait", never, once=True)])
         self.assertIn("demo-master-0: the moon is blue: not true after 30 s", str(caught.exception))
+
+
+class InterruptTest(unittest.TestCase):
+    def test_ctrl_c_starts_nothing_more_and_does_not_wait_for_actions_under_way(self) -> None:
+        release = threading.Event()
+        started: list[str] = []
+        finished: list[str] = []
+
+        def blocked(ctx: StepContext, remote: Remote) -> None:
+            started.append(remote.instance.name)
+            release.wait(10)
+            finished.append(remote.instance.name)
+
+        def interrupt(ctx: StepContext, remote: Remote) -> None:
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C reaches the main thread while it waits
+
+        steps = [Step("slow", blocked, processes=("master",)), Step("interrupt", interrupt, processes=("worker",),
+                                                                    once=True),
+                 Step("later", blocked, after=("slow", "interrupt"))]
+        try:
+            with self.assertRaises(KeyboardInterrupt):
+                run_steps(make_cluster(SPARK_SPEC, SPARK), steps)
+            self.assertEqual(finished, [], "returned only once the running action had finished")
+            self.assertEqual(started, ["demo-master-0"])
+        finally:
+            release.set()
+
+
+class DeferredTest(unittest.TestCase):
+    def test_ctrl_c_waits_for_the_block_and_a_second_one_does_not(self) -> None:
+        reached: list[str] = []
+        with self.assertRaises(KeyboardInterrupt):
+            with deferred():
+                signal.raise_signal(signal.SIGINT)
+                reached.append("after the first")
+        self.assertEqual(reached, ["after the first"])
+        with self.assertRaises(KeyboardInterrupt):
+            with deferred():
+                signal.raise_signal(signal.SIGINT)
+                signal.raise_signal(signal.SIGINT)
+                reached.append("after the second")
+        self.assertEqual(reached, ["after the first"])
+        self.assertIs(signal.getsignal(signal.SIGINT), signal.default_int_handler)
 
 
 class Flaky:
