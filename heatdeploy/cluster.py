@@ -272,8 +272,7 @@ class ClusterManager:
         instances = self._wait_ready(record, work, spec, options, marker)
         self._run(spec, framework, record, instances, instances, "launch", options)
         record.state = "active"
-        record.configured = sorted(i.id for i in instances)
-        work.records.save(record)
+        self._mark_configured(record, instances, work)
         self._phase(f"cluster {spec.name} is active")
         return self._summary(record, work, framework)
 
@@ -400,10 +399,15 @@ class ClusterManager:
                 return self._summary(record, work, framework)
             self._phase(f"cluster {spec.name} is {health.status}: running its launch steps again")
             self._run(current, framework, record, instances, instances, "launch", options)
-        record.configured = sorted(i.id for i in instances)
-        work.records.save(record)
+        self._mark_configured(record, instances, work)
         self._phase(f"cluster {spec.name} is active")
         return self._summary(record, work, framework)
+
+    @staticmethod
+    def _mark_configured(record: ClusterRecord, instances: Sequence[Instance], work: Project) -> None:
+        """Record that ``instances`` (all the cluster has) are configured: what a rerun need not redo."""
+        record.configured = sorted(i.id for i in instances)
+        work.records.save(record)
 
     def _settle_stack(self, record: ClusterRecord, spec: ClusterSpec, framework: Framework, work: Project,
                       options: Options) -> None:
@@ -464,8 +468,7 @@ class ClusterManager:
         added = _unconfigured(record, after)  # new, or left unconfigured by an interrupted scale
         if added:
             self._run(new_spec, framework, record, after, added, "scale_up", options)
-        record.configured = sorted(i.id for i in after)
-        work.records.save(record)
+        self._mark_configured(record, after, work)
         self._phase(f"cluster {name} scaled: {', '.join(f'{g}={c}' for g, c in sorted(counts.items()))}")
         return self._summary(record, work, framework)
 

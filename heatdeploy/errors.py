@@ -45,6 +45,7 @@ _LIBRARY_ERRORS = (
     ("swiftclient.exceptions", "ClientException", "Swift"),
     ("heatclient.exc", "BaseException", "Heat"),
     ("paramiko", "SSHException", "SSH"),
+    ("requests.exceptions", "RequestException", "cloud request"),  # a timeout or refused connection
 )
 
 

@@ -5,5 +5,8 @@ the lifecycle can be handed an in-memory fake instead
 (:class:`heatdeploy.testing.FakeCloud`).
 """
 
-REQUEST_TIMEOUT = 60.0
-"""Seconds any one request to Keystone, Heat or Swift may take: a hung endpoint is an error, not a hang."""
+import os
+
+REQUEST_TIMEOUT = float(os.environ.get("HEATDEPLOY_REQUEST_TIMEOUT") or 60)
+"""Seconds any one request to Keystone, Heat or Swift may take (``HEATDEPLOY_REQUEST_TIMEOUT``):
+a hung endpoint is an error, not a hang."""

@@ -15,6 +15,7 @@ import pytest
 
 from heatdeploy import ClusterManager, Event, Options
 from heatdeploy.local import instances, registry
+from heatdeploy.local.state import State
 from heatdeploy.testing import bare_cluster
 from tests.functional.cloudtools import LocalCloud, heat_for, poll
 from tests.functional.test_launch import CLOUD, ROOT, heatdeploy, result_of, write_spec
@@ -207,3 +208,18 @@ def test_a_wrong_password_is_one_line_naming_keystone(local_cloud: LocalCloud, t
         assert (result.returncode, error["event"]) == (1, "error"), (result.stdout, result.stderr)
         assert "of cluster ft-nothing failed: Keystone: " in error["message"], error
         assert "401" in error["message"] and "Traceback" not in result.stderr, error
+
+
+def test_a_swift_that_hangs_is_one_clean_error_after_the_request_deadline(local_cloud: LocalCloud) -> None:
+    proxy = State.load(local_cloud.root).pids["swift-proxy"]
+    os.kill(proxy, signal.SIGSTOP)  # the proxy accepts connections and never answers
+    try:
+        result = subprocess.run([sys.executable, "-m", "heatdeploy", "status", "ft-nothing", "--os-cloud", CLOUD,
+                                 "--format", "json"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                                env={**os.environ, "HEATDEPLOY_REQUEST_TIMEOUT": "2"})
+    finally:
+        os.kill(proxy, signal.SIGCONT)
+    error = json.loads(result.stdout.splitlines()[-1])
+    assert (result.returncode, error["event"]) == (1, "error"), (result.stdout, result.stderr)
+    assert error["message"].startswith("status of cluster ft-nothing failed: cloud request: "), error
+    assert "timed out" in error["message"] and "Traceback" not in result.stderr, error
