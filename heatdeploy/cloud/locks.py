@@ -33,7 +33,7 @@ class LockStore(Protocol):
     """Where locks live: the project's records container."""
 
     settle_seconds: float
-    """How long two creations racing each other may both seem to succeed: after it, a read tells who won."""
+    """The longest two creations racing each other may both seem to succeed: after it, a read tells who won."""
 
     def create_lock(self, name: str, body: bytes) -> bool:
         """Create cluster ``name``'s lock unless it exists; ``False`` when it does."""
@@ -146,9 +146,12 @@ class ClusterLock:
         pass; the later one's content is what remains. So a creation that
         passed waits for any other to land, then reads back whose it is.
         """
+        started = time.monotonic()
         created = store.create_lock(self.name, self.info.to_json())
         if created and store.settle_seconds > 0:
-            time.sleep(store.settle_seconds)
+            # A rival's creation in flight lands about as fast as ours did: wait three times as long,
+            # at least 50 ms, at most the store's bound.
+            time.sleep(min(store.settle_seconds, max(0.05, 3 * (time.monotonic() - started))))
         # Ours also when a retried creation met the one that had gone through.
         return self._ours(self._current(store))
 

@@ -67,12 +67,6 @@ class Records:
 
     def __init__(self, session: ks_session.Session, region: str | None = None) -> None:
         self.swift = object_store.connection(session, region)
-        self._container_ready = False
-
-    def _ensure_container(self) -> None:
-        if not self._container_ready:
-            self.swift.put_container(CONTAINER)
-            self._container_ready = True
 
     def _get(self, name: str) -> bytes | None:
         try:
@@ -91,7 +85,15 @@ class Records:
                 raise
 
     def _put(self, name: str, data: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
-        self._ensure_container()
+        try:
+            self._put_once(name, data, content_type, headers)
+        except ClientException as exc:
+            if exc.http_status != 404:
+                raise
+            self.swift.put_container(CONTAINER)  # the project's first cluster: the container comes first
+            self._put_once(name, data, content_type, headers)
+
+    def _put_once(self, name: str, data: bytes, content_type: str, headers: dict[str, str] | None) -> None:
         # A file object, not bytes: when the token expired during a long operation, swiftclient
         # answers the 401 by re-authenticating and sending again, which needs to rewind the body.
         self.swift.put_object(CONTAINER, name, io.BytesIO(data), content_length=len(data),

@@ -10,6 +10,7 @@ template replaces with ``str_replace``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -78,6 +79,17 @@ def _file(f: File) -> dict[str, Any]:
 
 def cloud_config(parts: Iterable[UserDataPart]) -> str:
     """The cloud-config text for one node group, from the plugins' parts."""
+    key = tuple(parts)
+    try:
+        hash(key)
+    except TypeError:  # a part holding a list: correct, only not cacheable
+        return _cloud_config.__wrapped__(key)
+    return _cloud_config(key)
+
+
+@functools.lru_cache(maxsize=64)
+def _cloud_config(parts: tuple[UserDataPart, ...]) -> str:
+    # Node groups mostly share their parts: one YAML dump serves them all (parts are frozen).
     files: list[dict[str, Any]] = []
     commands: list[Any] = []
     for part in parts:

@@ -10,6 +10,7 @@ same class means the validator and the published schema cannot drift apart.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import types
 import typing
@@ -21,6 +22,12 @@ from heatdeploy.spec.yaml_source import child_path
 Scalar = str | int | float | bool
 
 _JSON_TYPES: dict[type, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    """A dataclass's resolved field types: resolving them is most of the cost of building a spec."""
+    return typing.get_type_hints(cls)
 
 
 def spec_field(
@@ -100,7 +107,7 @@ class Converter:
             self.report(path, f"must be a mapping, not {_describe(raw)}")
             return None
         fields = {f.name: f for f in dataclasses.fields(cls)}
-        hints = typing.get_type_hints(cls)
+        hints = _hints(cls)
         for key in raw:
             if key not in fields:
                 self.report(
@@ -180,7 +187,7 @@ def _describe(value: Any) -> str:
 
 def json_schema(cls: type, title: str | None = None) -> dict[str, Any]:
     """Describe dataclass ``cls`` (recursively) as a JSON Schema object."""
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     properties: dict[str, Any] = {}
     required: list[str] = []
     for f in dataclasses.fields(cls):
