@@ -41,6 +41,9 @@ class LockStore(Protocol):
     def read_lock(self, name: str) -> bytes | None:
         """The lock's content, if there is one."""
 
+    def lock_age(self, name: str) -> float | None:
+        """Seconds since the lock was last written, by the store's own clock; ``None`` when unknown."""
+
     def write_lock(self, name: str, body: bytes) -> None:
         """Replace the lock's content (renewal)."""
 
@@ -123,7 +126,7 @@ class ClusterLock:
         if self._create(store):
             return
         current = self._current(store)
-        expired = current is None or current.expires < self.clock()
+        expired = current is None or self._expired(store, current)
         if not (expired or self.break_lock):
             assert current is not None
             raise ClusterBusy(f"cluster {self.name} is busy: {current.describe()}; try again when it is done, "
@@ -154,6 +157,17 @@ class ClusterLock:
             time.sleep(min(store.settle_seconds, max(0.05, 3 * (time.monotonic() - started))))
         # Ours also when a retried creation met the one that had gone through.
         return self._ours(self._current(store))
+
+    def _expired(self, store: LockStore, current: LockInfo) -> bool:
+        """Whether ``current`` went unrenewed for longer than its lifetime.
+
+        Judged by the store's clock when it tells the lock's age: the
+        holder's clock and ours may disagree by more than the lifetime.
+        """
+        age = store.lock_age(self.name)
+        if age is not None:
+            return age > self.ttl
+        return current.expires < self.clock()
 
     def _current(self, store: LockStore) -> LockInfo | None:
         data = store.read_lock(self.name)

@@ -10,6 +10,7 @@ launching machine. The container has no ACLs: only the project's users
 
 from __future__ import annotations
 
+import email.utils
 import io
 import json
 from dataclasses import asdict, dataclass, field
@@ -150,6 +151,20 @@ class Records:
 
     def read_lock(self, name: str) -> bytes | None:
         return self._get(f"clusters/{name}/lock.json")
+
+    def lock_age(self, name: str) -> float | None:
+        try:
+            headers = self.swift.head_object(CONTAINER, f"clusters/{name}/lock.json")
+        except ClientException as exc:
+            if exc.http_status == 404:
+                return None
+            raise
+        try:  # both by Swift's clock, to the second
+            written = email.utils.parsedate_to_datetime(headers["last-modified"])
+            now = email.utils.parsedate_to_datetime(headers["date"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        return (now - written).total_seconds()
 
     def write_lock(self, name: str, body: bytes) -> None:
         self._put(f"clusters/{name}/lock.json", body, "application/json")

@@ -272,6 +272,9 @@ class FakeRecords:
     def read_lock(self, name: str) -> bytes | None:
         return self.objects.get(f"clusters/{name}/lock.json")
 
+    def lock_age(self, name: str) -> float | None:
+        return None  # no clock of its own: locks are judged by the expiry they carry
+
     def write_lock(self, name: str, body: bytes) -> None:
         self.objects[f"clusters/{name}/lock.json"] = body
 

@@ -371,6 +371,19 @@ class LifecycleTest(OnFakeCloud):
         lock.release()
         self.assertEqual(LockInfo.from_json(self.cloud.records.read_lock("toy") or b""), thief)
 
+    def test_expiry_is_judged_by_the_stores_clock_when_it_has_one(self) -> None:
+        ahead = LockInfo("skewed@elsewhere pid 4", "scale", time.time() + 3600, time.time() + 4200, "ahead")
+        self.cloud.records.write_lock("toy", ahead.to_json())
+        lock = ClusterLock(lambda: self.cloud.records, "toy", "launch")
+        with unittest.mock.patch.object(self.cloud.records, "lock_age", return_value=700.0):
+            lock.acquire()  # unrenewed for 700 s by Swift's clock, whatever the holder's clock says
+        lock.release()
+        behind = LockInfo("slow@elsewhere pid 5", "scale", time.time() - 3600, time.time() - 3000, "behind")
+        self.cloud.records.write_lock("toy", behind.to_json())
+        with unittest.mock.patch.object(self.cloud.records, "lock_age", return_value=5.0), \
+                self.assertRaisesRegex(ClusterBusy, "busy: scale by slow@elsewhere"):
+            ClusterLock(lambda: self.cloud.records, "toy", "launch").acquire()
+
     def test_a_takeover_never_deletes_a_lock_newer_than_the_one_judged(self) -> None:
         dead = LockInfo("dead@elsewhere pid 1", "scale", time.time() - 700, time.time() - 100, "dead")
         fresh = LockInfo("quick@elsewhere pid 3", "scale", time.time(), time.time() + 600, "quick")
