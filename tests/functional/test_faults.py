@@ -223,3 +223,19 @@ def test_a_swift_that_hangs_is_one_clean_error_after_the_request_deadline(local_
     assert (result.returncode, error["event"]) == (1, "error"), (result.stdout, result.stderr)
     assert error["message"].startswith("status of cluster ft-nothing failed: cloud request: "), error
     assert "timed out" in error["message"] and "Traceback" not in result.stderr, error
+
+
+def test_a_keystone_that_hangs_is_one_line_naming_keystone(local_cloud: LocalCloud) -> None:
+    keystone = State.load(local_cloud.root).pids["keystone"]
+    os.killpg(keystone, signal.SIGSTOP)  # gunicorn and its worker: connections accepted, never answered
+    try:
+        result = subprocess.run([sys.executable, "-m", "heatdeploy", "status", "ft-nothing", "--os-cloud", CLOUD,
+                                 "--format", "json"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                                env={**os.environ, "HEATDEPLOY_REQUEST_TIMEOUT": "2"})
+    finally:
+        os.killpg(keystone, signal.SIGCONT)
+    error = json.loads(result.stdout.splitlines()[-1])
+    assert (result.returncode, error["event"]) == (1, "error"), (result.stdout, result.stderr)
+    assert error["message"].startswith("status of cluster ft-nothing failed: Keystone: "), error
+    assert "Traceback" not in result.stderr, result.stderr
+    poll(lambda: local_cloud.session("demo", "demo").get_token() is not None, 60, "Keystone to answer again")
