@@ -383,8 +383,7 @@ class ClusterManager:
         if {g.name: g.count for g in current.node_groups} != wanted:
             return self.scale(spec.name, wanted, options=options)
         work = self.work_cloud(record)
-        self._settle_stack(record, current, framework, work, options)
-        instances = self.instances(record, work)
+        instances = self._settle_stack(record, current, framework, work, options)
         legacy = record.configured is None
         fresh = _unconfigured(record, instances)
         if fresh:
@@ -410,9 +409,10 @@ class ClusterManager:
         work.records.save(record)
 
     def _settle_stack(self, record: ClusterRecord, spec: ClusterSpec, framework: Framework, work: Project,
-                      options: Options) -> None:
-        """Bring the stack to the recorded spec: wait out an action left running, repair a failed one,
-        and finish a scale cut short before its update (members differing from the recorded counts)."""
+                      options: Options) -> builtins.list[Instance]:
+        """Bring the stack to the recorded spec and return its instances: wait out an action left running,
+        repair a failed one, and finish a scale cut short before its update (members differing from the
+        recorded counts)."""
         stacks = work.stacks
         stack = stacks.find(spec.name)
         if stack is not None and stack.status.endswith("_IN_PROGRESS"):
@@ -424,14 +424,17 @@ class ClusterManager:
             stack = stacks.find(spec.name)
         if stack is None:
             raise ClusterError(f"cluster {spec.name} has no stack; delete it and launch it again")
+        instances = self.instances(record, work)
         members: dict[str, int] = {g.name: 0 for g in spec.node_groups}
-        for instance in stacks.instances(spec.name):
+        for instance in instances:
             members[instance.group] = members.get(instance.group, 0) + 1
         wanted = {g.name: g.count for g in spec.node_groups}
-        if stack.status.endswith("_FAILED") or members != wanted:
-            self._phase(f"stack {spec.name} is {stack.status} with {_counts_text(members)}: "
-                        f"updating it to {_counts_text(wanted)}")
-            self._update(record, spec, framework, work, options)
+        if not stack.status.endswith("_FAILED") and members == wanted:
+            return instances
+        self._phase(f"stack {spec.name} is {stack.status} with {_counts_text(members)}: "
+                    f"updating it to {_counts_text(wanted)}")
+        self._update(record, spec, framework, work, options)
+        return self.instances(record, work)
 
     def spec_of(self, record: ClusterRecord) -> ClusterSpec:
         """The cluster's current spec: the launched text with the counts scaling has set since."""
@@ -469,7 +472,7 @@ class ClusterManager:
         if added:
             self._run(new_spec, framework, record, after, added, "scale_up", options)
         self._mark_configured(record, after, work)
-        self._phase(f"cluster {name} scaled: {', '.join(f'{g}={c}' for g, c in sorted(counts.items()))}")
+        self._phase(f"cluster {name} scaled: {_counts_text(counts)}")
         return self._summary(record, work, framework)
 
     def _update(self, record: ClusterRecord, spec: ClusterSpec, framework: Framework, work: Project,
@@ -646,8 +649,7 @@ class ClusterManager:
                 left.append(f"stack {name}: {exc}")
         self._work_for[name] = self.cloud  # the trusts go next: the lock is released with the caller's token
         # The trusts before the record: a delete cut short after this still finds them on a rerun.
-        for trust_id in ([record.trust_id] if record and record.trust_id else []) + (record.retired_trusts
-                                                                                      if record else []):
+        for trust_id in record.trusts if record else []:
             self._phase(f"deleting trust {trust_id}")
             self.cloud.delete_trust(trust_id)
         self._phase("deleting the cluster's record and key")

@@ -50,6 +50,11 @@ class ClusterRecord:
     host_keys: dict[str, str] = field(default_factory=dict)
     """Server id to the SSH host key first seen for it: pinned once, never replaced by a later report."""
 
+    @property
+    def trusts(self) -> list[str]:
+        """Every trust made for the cluster and not yet deleted: the current one, then any a renewal replaced."""
+        return ([self.trust_id] if self.trust_id else []) + self.retired_trusts
+
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), indent=1, sort_keys=True).encode()
 
