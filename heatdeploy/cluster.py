@@ -147,6 +147,7 @@ class ClusterManager:
             lock = ClusterLock(lambda: self._work_for.get(name, self.cloud).locks(), name, operation,
                                break_lock=break_lock)
             lock.acquire()
+            self.project_id  # noqa: B018 - resolved while the caller's token is fresh (key paths need it)
             self._held[key] = lock
             try:
                 yield
@@ -249,7 +250,6 @@ class ClusterManager:
         spec = loaded.spec
         framework = self._framework(spec)
         with self.locked(spec.name, "launch", options.break_lock):
-            self.project_id  # noqa: B018 - resolved while the caller's token is fresh
             return self._launch(loaded, spec, framework, options)
 
     def _launch(self, loaded: LoadedSpec, spec: ClusterSpec, framework: Framework, options: Options) -> Summary:
@@ -259,7 +259,7 @@ class ClusterManager:
         elif record.plugin != spec.plugin:
             raise ClusterError(f"cluster {spec.name} already exists with plugin {record.plugin}")
         work = self.work_cloud(record)
-        stack = work.stacks.find(spec.name)
+        stack = self._wait_out(spec, work, options)
         if stack is not None and (stack.status.startswith("DELETE") or
                                   (record.state != "active" and stack.status.endswith("_FAILED"))):
             self._discard_stack(record, stack, work, spec.timeout, options)
@@ -408,20 +408,27 @@ class ClusterManager:
         record.configured = sorted(i.id for i in instances)
         work.records.save(record)
 
-    def _settle_stack(self, record: ClusterRecord, spec: ClusterSpec, framework: Framework, work: Project,
-                      options: Options) -> builtins.list[Instance]:
-        """Bring the stack to the recorded spec and return its instances: wait out an action left running,
-        repair a failed one, and finish a scale cut short before its update (members differing from the
-        recorded counts)."""
+    def _wait_out(self, spec: ClusterSpec, work: Project, options: Options) -> StackInfo | None:
+        """The stack once an action an earlier operation left running is over, failed or not: the caller
+        decides from the outcome (an engine that died mid-create leaves the stack in progress until the
+        restarted engine marks it failed)."""
         stacks = work.stacks
         stack = stacks.find(spec.name)
         if stack is not None and stack.status.endswith("_IN_PROGRESS"):
             action = stack.status.split("_", 1)[0]
             self._phase(f"waiting for stack {spec.name} ({action}), which an earlier operation left running")
-            with contextlib.suppress(StackError):  # a failed action is repaired below
+            with contextlib.suppress(StackError):
                 stacks.wait(spec.name, action, stacks.last_event_id(spec.name),
                             60.0 * (options.timeout_minutes or spec.timeout), self._stack_line)
             stack = stacks.find(spec.name)
+        return stack
+
+    def _settle_stack(self, record: ClusterRecord, spec: ClusterSpec, framework: Framework, work: Project,
+                      options: Options) -> builtins.list[Instance]:
+        """Bring the stack to the recorded spec and return its instances: wait out an action left running,
+        repair a failed one, and finish a scale cut short before its update (members differing from the
+        recorded counts)."""
+        stack = self._wait_out(spec, work, options)
         if stack is None:
             raise ClusterError(f"cluster {spec.name} has no stack; delete it and launch it again")
         instances = self.instances(record, work)

@@ -49,6 +49,16 @@ _LIBRARY_ERRORS = (
 )
 
 
+def blame(exc: BaseException, service: str) -> BaseException:
+    """Mark ``exc`` as a failure of ``service``; returns ``exc`` for ``raise``.
+
+    keystoneauth raises the same exceptions for every service reached through
+    a session, so the caller that knows which service it was talking to says so.
+    """
+    exc.heatdeploy_service = service  # type: ignore[attr-defined]
+    return exc
+
+
 def library_failure(exc: BaseException) -> str | None:
     """``SERVICE: message`` for an error of the cloud or SSH libraries heatdeploy drives, else ``None``.
 
@@ -57,5 +67,5 @@ def library_failure(exc: BaseException) -> str | None:
     for module, name, service in _LIBRARY_ERRORS:
         loaded = sys.modules.get(module)
         if loaded is not None and isinstance(exc, getattr(loaded, name)):
-            return f"{service}: {exc}"
+            return f"{getattr(exc, 'heatdeploy_service', service)}: {exc}"
     return None

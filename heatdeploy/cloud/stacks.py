@@ -7,7 +7,9 @@ never mistaken for the new one, and gives up at a deadline.
 
 from __future__ import annotations
 
+import math
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,10 +18,11 @@ import yaml
 from heatclient import client as heat_client
 from heatclient import exc as heat_exc
 from heatclient.common import event_utils
+from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import session as ks_session
 
 from heatdeploy.cloud.outputs import from_output
-from heatdeploy.errors import HeatdeployError
+from heatdeploy.errors import HeatdeployError, blame
 from heatdeploy.plugin.instance import Instance
 from heatdeploy.render.renderer import Rendered
 
@@ -57,23 +60,33 @@ class StackInfo:
     updated: str | None
 
 
-class _Deadline:
-    """Wraps a heatclient object so that every call first checks the deadline."""
+class _HeatCalls:
+    """A heatclient object whose calls check a deadline first and blame Heat for its unreachable endpoint.
 
-    def __init__(self, target: Any, deadline: float) -> None:
-        self._target, self._deadline = target, deadline
+    keystoneauth raises the same connection errors for Keystone and Heat; an
+    error naming Heat's own endpoint is Heat's (a Heat engine that is down).
+    """
+
+    def __init__(self, target: Any, endpoint: Callable[[], str | None], deadline: float = math.inf) -> None:
+        self._target, self._endpoint, self._deadline = target, endpoint, deadline
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._target, name)
         if name in ("stacks", "events", "resources"):
-            return _Deadline(attr, self._deadline)
+            return _HeatCalls(attr, self._endpoint, self._deadline)
         if not callable(attr):
             return attr
 
         def call(*args: Any, **kwargs: Any) -> Any:
             if time.monotonic() > self._deadline:
                 raise TimeoutError
-            return attr(*args, **kwargs)
+            try:
+                return attr(*args, **kwargs)
+            except ks_exc.ConnectionError as exc:
+                endpoint = self._endpoint()
+                if endpoint and urllib.parse.urlsplit(endpoint).netloc in str(exc):
+                    raise blame(exc, "Heat")
+                raise
         return call
 
 
@@ -93,8 +106,22 @@ class Stacks:
     """The orchestration service of one project, through one session."""
 
     def __init__(self, session: ks_session.Session, region: str | None = None, poll_period: float = 1.0) -> None:
-        self.client = heat_client.Client("1", session=session, region_name=region)
+        self._client = heat_client.Client("1", session=session, region_name=region)
+        self.client: Any = _HeatCalls(self._client, self._heat_endpoint)
         self.poll_period = poll_period
+
+    def _heat_endpoint(self) -> str | None:
+        """Heat's URL from the token already held, or ``None`` (asking Keystone again could hang again)."""
+        adapter = self._client.http_client
+        access = getattr(adapter.auth or adapter.session.auth, "auth_ref", None)
+        if access is None:
+            return None
+        try:
+            return str(access.service_catalog.url_for(service_type="orchestration",
+                                                      interface=adapter.interface or "public",
+                                                      region_name=adapter.region_name))
+        except Exception:  # noqa: BLE001 - no token or no catalog: then it is not Heat's endpoint we know
+            return None
 
     def find(self, name: str) -> StackInfo | None:
         try:
@@ -143,7 +170,7 @@ class Stacks:
     def wait(self, name: str, action: str, marker: str | None, timeout: float,
              on_event: Callable[[str], None] = lambda line: None) -> str:
         """Stream events until ``action`` completes or fails; raise :class:`StackError` on failure."""
-        client = _Deadline(self.client, time.monotonic() + timeout)
+        client = _HeatCalls(self._client, self._heat_endpoint, time.monotonic() + timeout)
         try:
             status, _ = event_utils.poll_for_events(client, name, action=action, poll_period=self.poll_period,
                                                     marker=marker, out=_Lines(on_event), nested_depth=NESTED_DEPTH)

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from keystoneauth1 import session as ks_session
+from keystoneauth1.identity import v3
 
 from heatdeploy import ClusterManager, Event, Options
-from heatdeploy.local import instances, registry
+from heatdeploy.local import heat, instances, lifecycle, processes, registry
 from heatdeploy.local.state import State
 from heatdeploy.testing import bare_cluster
 from tests.functional.cloudtools import LocalCloud, heat_for, poll
@@ -239,3 +241,70 @@ def test_a_keystone_that_hangs_is_one_line_naming_keystone(local_cloud: LocalClo
     assert error["message"].startswith("status of cluster ft-nothing failed: Keystone: "), error
     assert "Traceback" not in result.stderr, result.stderr
     poll(lambda: local_cloud.session("demo", "demo").get_token() is not None, 60, "Keystone to answer again")
+
+
+def test_heat_killed_mid_create_and_restarted_is_healed_by_launching_again(local_cloud: LocalCloud,
+                                                                            tmp_path: Path) -> None:
+    path = write_spec(tmp_path, "ft-heat")
+    state = State.load(local_cloud.root)
+    trusts_before = {t.id for t in local_cloud.admin().trusts.list()}
+    try:
+        process = _start("launch", str(path))
+        assert process.stdout is not None
+        for raw in process.stdout:
+            if json.loads(raw).get("message", "").startswith("waiting for stack"):
+                os.kill(state.pids["heat"], signal.SIGKILL)  # the engine dies with the stack in progress
+                break
+        status, error, stderr = _finish(process)
+        assert (status, error["event"]) == (1, "error") and "Traceback" not in stderr, (error, stderr)
+        assert error["message"].startswith("launch of cluster ft-heat failed: Heat: "), error
+        processes.wait_until(lambda: not processes.alive(state.pids["heat"]), 30, what="Heat to exit")
+        state.pids["heat"] = heat.start(state)  # as an operator restarts a crashed engine
+        state.save()
+        heat.wait_ready(state, state.pids["heat"])
+        # The restarted engine marks the stack it abandoned as failed; launch replaces it.
+        _, lines, _ = heatdeploy("launch", str(path), "--os-cloud", CLOUD)
+        phases = [line["message"] for line in lines if line["event"] == "phase"]
+        assert any("deleting it to create it again" in p for p in phases), phases
+        assert result_of(lines)["state"] == "active"
+        status, lines, _ = heatdeploy("status", "ft-heat", "--os-cloud", CLOUD, "--check", check=False)
+        assert status == 0, result_of(lines)
+    finally:
+        heatdeploy("delete", "ft-heat", "--os-cloud", CLOUD, check=False)
+    assert {t.id for t in local_cloud.admin().trusts.list()} <= trusts_before
+    with registry.using(local_cloud.root):
+        assert not [s for s in registry.all_of("servers") if str(s.get("name", "")).startswith("ft-heat-")]
+
+
+def test_a_scale_finishes_through_the_trust_after_the_users_token_expired(local_cloud: LocalCloud,
+                                                                           tmp_path: Path) -> None:
+    lifetime = 15
+    plugins, loaded = bare_cluster("ft-scale-token", 1)
+    manager = ClusterManager(local_cloud.session("demo", "demo"), plugins, trustee_cloud=TRUSTEE)
+    try:
+        manager.launch(loaded, Options())
+        lifecycle.up(local_cloud.root, token_expiration=lifetime, log=lambda line: None)
+        token = local_cloud.session("demo", "demo").get_token()
+        user = ks_session.Session(auth=v3.Token(local_cloud.auth_url, token=token, project_name="demo",
+                                                project_domain_name="Default"))
+        admin = local_cloud.session("admin", "admin")
+
+        def token_expired() -> bool:
+            response = admin.get("/auth/tokens", headers={"X-Subject-Token": token}, raise_exc=False,
+                                 endpoint_filter={"service_type": "identity", "interface": "public"})
+            return response.status_code == 404
+
+        def hold_until_expired(event: Event) -> None:
+            # From the stack update on, everything must work with the user's token dead.
+            if event.kind == "phase" and event.message.startswith("updating stack"):
+                poll(token_expired, lifetime + 30, "the user's token to expire")
+
+        summary = ClusterManager(user, plugins, on_event=hold_until_expired).scale("ft-scale-token", {"node": 3})
+        assert token_expired()
+        assert len(summary.instances) == 3 and summary.state == "active", summary
+        assert len(manager.record("ft-scale-token").configured) == 3
+        health = manager.status("ft-scale-token").health
+        assert health is not None and health.status == "green", health
+    finally:
+        lifecycle.up(local_cloud.root, token_expiration=3600, log=lambda line: None)
+        ClusterManager(local_cloud.session("demo", "demo"), plugins).delete("ft-scale-token", force=True)
