@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -18,8 +20,9 @@ from swiftclient import client as swift_client
 from swiftclient.exceptions import ClientException
 
 from heatdeploy.cli.main import main
-from heatdeploy.cloud import binaries, tempurls
+from heatdeploy.cloud import binaries, object_store, tempurls
 from heatdeploy.cloud.auth import load_cloud
+from heatdeploy.local.state import State
 from tests.functional.cloudtools import LocalCloud, poll
 
 MiB = 1024 * 1024
@@ -258,3 +261,31 @@ def test_an_upload_interrupted_mid_way_leaves_no_segment(session: ks_session.Ses
     assert [o["name"] for o in conn.get_container(container, full_listing=True)[1]] == []
     ref = binaries.upload(session, path, container, segment_size=1024 * 1024, threads=1)
     assert ref.uploaded and _fetch(tempurls.temp_url(session, container, ref.name)) == path.read_bytes()
+
+
+def test_an_upload_rides_out_a_swift_proxy_paused_mid_way(local_cloud: LocalCloud, session: ks_session.Session,
+                                                          conn: swift_client.Connection, container: str,
+                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _file(tmp_path, "paused.bin", 4 * MiB)
+    proxy = State.load(local_cloud.root).pids["swift-proxy"]
+    monkeypatch.setattr(object_store, "REQUEST_TIMEOUT", 1.0)  # each request gives up after 1 s; retries go on
+    resume = threading.Timer(3.0, os.kill, (proxy, signal.SIGCONT))
+    paused: list[float] = []
+
+    def pause_after_the_first_segment(done: int, total: int) -> None:
+        if 0 < done < total and not paused:
+            os.kill(proxy, signal.SIGSTOP)  # accepts connections, answers nothing, for 3 s
+            paused.append(time.monotonic())
+            resume.start()
+
+    try:
+        ref = binaries.upload(session, path, container, segment_size=MiB, threads=1,
+                              on_progress=pause_after_the_first_segment)
+    finally:
+        resume.cancel()
+        os.kill(proxy, signal.SIGCONT)
+    assert paused and time.monotonic() - paused[0] >= 3.0, "the proxy was paused mid-upload"
+    _, body = conn.get_object(container, ref.name)
+    assert body == path.read_bytes()
+    segments = conn.get_container(f"{container}_segments", full_listing=True)[1]
+    assert len(segments) == 4, [s["name"] for s in segments]
