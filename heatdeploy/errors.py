@@ -49,14 +49,13 @@ _LIBRARY_ERRORS = (
 )
 
 
-def blame(exc: BaseException, service: str) -> BaseException:
-    """Mark ``exc`` as a failure of ``service``; returns ``exc`` for ``raise``.
+def blame(exc: BaseException, service: str) -> None:
+    """Mark ``exc`` as a failure of ``service`` (then re-raise it).
 
     keystoneauth raises the same exceptions for every service reached through
     a session, so the caller that knows which service it was talking to says so.
     """
     exc.heatdeploy_service = service  # type: ignore[attr-defined]
-    return exc
 
 
 def library_failure(exc: BaseException) -> str | None:

@@ -85,7 +85,7 @@ class _HeatCalls:
             except ks_exc.ConnectionError as exc:
                 endpoint = self._endpoint()
                 if endpoint and urllib.parse.urlsplit(endpoint).netloc in str(exc):
-                    raise blame(exc, "Heat")
+                    blame(exc, "Heat")
                 raise
         return call
 
