@@ -17,6 +17,7 @@ import yaml
 
 from heatdeploy import ExitStatus, HeatdeployError, SpecError
 from heatdeploy.cli.main import describe_failure, main
+from heatdeploy.errors import blame
 from tests.unit.distributions import ROOT
 
 EXAMPLES = ROOT / "examples"
@@ -148,6 +149,9 @@ class ErrorReportTest(unittest.TestCase):
         self.assertEqual(describe_failure(ClientException("Object PUT failed", http_status=507)),
                          "Swift: Object PUT failed: 507")
         self.assertTrue(describe_failure(keystone.ConnectFailure("refused")).startswith("Keystone: "))
+        heat_down = keystone.ConnectFailure("Unable to establish connection to http://heat:8004/v1/p/stacks")
+        blame(heat_down, "Heat")  # keystoneauth's errors are every service's: the caller names it
+        self.assertEqual(describe_failure(heat_down), f"Heat: {heat_down}")
         self.assertEqual(describe_failure(FileNotFoundError(2, "No such file", "x")), "[Errno 2] No such file: 'x'")
 
     def test_a_closed_pipe_ends_quietly(self) -> None:
