@@ -15,7 +15,9 @@ What an instance sees (DIR/cloud/instances/<server id>/ = I):
 - /root, /tmp: private folders (I/fs/root, I/fs/tmp); the host's ~/.pyenv is
   bound read-only into /root so virtualenvs built on it keep working, but
   root's .bashrc is not there (remote commands start clean and fast)
-- /volumes: private (I/fs/volumes); attached volumes appear mounted below it
+- /volumes: private (I/fs/volumes), where volumes are mounted by default
+- /dev: its own (a tmpfs with the usual nodes and its own ptys); an attached
+  volume appears as a block device at /dev/vdX and /dev/disk/by-id/virtio-ID
 - /run: a private tmpfs
 - the state dir: hidden (an empty tmpfs over it)
 - everything else (/usr, /work, the project's .venv, Java): the host's,
@@ -27,28 +29,28 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
-import shlex
 import shutil
 import signal
 import subprocess
 from pathlib import Path
 
-from heatdeploy.local import processes, registry
+from heatdeploy.local import processes, registry, volumes
 from heatdeploy.ssh import keys
 
 OVERLAID = ("etc", "var", "opt", "home", "srv")
+# The root is read-only: the default mount prefix of volumes (/volumes/diskN) needs a writable folder.
 HOST_MOUNT_POINTS = ("/volumes",)
 CLEAN_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "HOME": "/root", "LANG": "C.UTF-8",
 }
 
-# $1 = instance dir, $2 = hostname, $3 = volume store, $4 = state dir,
-# $5 = Spark distribution to show at /opt/spark (empty: none).
+# $1 = instance dir, $2 = hostname, $3 = state dir,
+# $4 = Spark distribution to show at /opt/spark (empty: none).
 # Runs as the instance's pid 1.
 INIT_SCRIPT = r"""
 set -eu
-I="$1"; NAME="$2"; STORE="$3"; STATE="$4"; SPARK="$5"
+I="$1"; NAME="$2"; STATE="$3"; SPARK="$4"
 hostname "$NAME"
 for d in etc var opt home srv; do
   [ -d "/$d" ] || continue
@@ -61,10 +63,23 @@ if [ -n "$SPARK" ] && [ -d "$SPARK" ]; then
   mount -o remount,bind,ro /opt/spark
 fi
 mount -t tmpfs -o mode=0755,size=256m instance-run /run
-mkdir -p /run/sshd /run/local /run/volume-store /run/.m/root /run/.m/tmp
+mkdir -p /run/sshd /run/local /run/.m/root /run/.m/tmp /run/.m/dev
 mount --bind "$I/local" /run/local
-mount --bind "$STORE" /run/volume-store
 mount --bind "$I/fs/volumes" /volumes
+# A /dev of its own, as a VM has: the usual nodes, its own ptys, and the block
+# devices of attached volumes only (made when attached, at the names they have).
+mount -t tmpfs -o mode=0755,size=1m instance-dev /run/.m/dev
+for node in null zero full random urandom tty; do
+  touch "/run/.m/dev/$node"; mount --bind "/dev/$node" "/run/.m/dev/$node"
+done
+mkdir -p /run/.m/dev/pts /run/.m/dev/shm /run/.m/dev/disk/by-id
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 instance-pts /run/.m/dev/pts
+ln -s pts/ptmx /run/.m/dev/ptmx
+mount -t tmpfs -o mode=1777,size=64m instance-shm /run/.m/dev/shm
+ln -s /proc/self/fd /run/.m/dev/fd
+ln -s /proc/self/fd/0 /run/.m/dev/stdin; ln -s /proc/self/fd/1 /run/.m/dev/stdout
+ln -s /proc/self/fd/2 /run/.m/dev/stderr
+mount --move /run/.m/dev /dev
 if [ -d /root/.pyenv ]; then
   mkdir -p "$I/fs/root/.pyenv"
   mount --bind /root/.pyenv "$I/fs/root/.pyenv"
@@ -104,12 +119,6 @@ def spark_distribution() -> str:
 
 def instance_dir(server_id: str) -> Path:
     return registry.root() / "instances" / server_id
-
-
-def volume_store() -> Path:
-    path = registry.root() / "volume-data"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def generate_host_key() -> tuple[str, str]:
@@ -192,7 +201,7 @@ def start(server_id: str, name: str) -> int:
     idir = instance_dir(server_id)
     argv = ["unshare", "--mount", "--uts", "--pid", "--fork", "--mount-proc", "--kill-child",
             "--", "/bin/sh", "-c", INIT_SCRIPT, "instance-init", str(idir), name,
-            str(volume_store()), str(registry.root().parent), spark_distribution()]
+            str(registry.root().parent), spark_distribution()]
     pid = processes.start(argv, idir / "console.log", env=CLEAN_ENV, cwd=Path("/"))
     (idir / "pid").write_text(str(pid))
     return pid
@@ -275,30 +284,59 @@ def set_addresses(server_id: str, addresses: list[str]) -> None:
         os.kill(child, signal.SIGHUP)  # sshd re-executes itself, keeping pid 1
 
 
-def nsenter(server_id: str, command: str) -> None:
-    """Run a shell command in the instance's mount namespace (volume mounts)."""
+def nsenter(server_id: str, script: str, *args: str) -> None:
+    """Run a shell script in the instance's mount and pid namespaces (so that its /proc is the
+    instance's), ``args`` as its $1..."""
     pid = recorded_pid(server_id)
     child = init_pid(pid) if pid else None
     if not child:
         raise RuntimeError(f"instance {server_id} is not running")
-    subprocess.run(["nsenter", f"--target={child}", "--mount", "--", "/bin/sh", "-c", command],
-                   check=True, capture_output=True, env=CLEAN_ENV, timeout=30)
+    argv = ["nsenter", f"--target={child}", "--mount", "--pid", "--", "/bin/sh", "-c", script, "sh", *args]
+    done = subprocess.run(argv, capture_output=True, text=True, env=CLEAN_ENV, timeout=30)
+    if done.returncode != 0:
+        raise RuntimeError(f"instance {server_id}: {done.stderr.strip() or f'exit status {done.returncode}'}")
 
 
-def attach_volume(server_id: str, volume_id: str, disk: str) -> None:
-    target = f"/volumes/{disk}"
-    nsenter(server_id, f"mkdir -p {shlex.quote(target)} && mount --bind "
-                       f"{shlex.quote('/run/volume-store/' + volume_id)} {shlex.quote(target)}")
+# $1 = device path, $2 = by-id path, $3 $4 = major minor
+_MAKE_NODES = 'for d in "$1" "$2"; do rm -f "$d"; mknod "$d" b "$3" "$4"; done'
+# The fstab entries the volumes step writes (ext4, nofail); failures are the guest's to see, not the boot's.
+_MOUNT_FSTAB = r"""
+awk '$1 !~ /^#/ && $4 ~ /(^|,)nofail(,|$)/ {print $2}' /etc/fstab | while read -r target; do
+  mountpoint -q "$target" || mount "$target" || true
+done
+"""
+# $1 $2 = the volume's device paths: unmount what was mounted from them (deepest first), remove them.
+_REMOVE_NODES = r"""
+for d in "$1" "$2"; do
+  [ -b "$d" ] || continue
+  awk -v a="$d" -v b="$(readlink -f "$d")" '$1 == a || $1 == b {print $2}' /proc/mounts | sort -r |
+    while read -r m; do umount -l "$m"; done
+  rm -f "$d"
+done
+"""
 
 
-def detach_volume(server_id: str, disk: str) -> None:
+def attach_volume(server_id: str, volume_id: str, device: str, loop: str) -> None:
+    """Show the loop device ``loop`` inside the instance at ``device`` (/dev/vdb) and at
+    /dev/disk/by-id/virtio-<first 20 characters of the volume id>, as a KVM guest sees a Cinder volume."""
+    rdev = os.stat(loop).st_rdev
+    nsenter(server_id, _MAKE_NODES, device, by_id_path(volume_id), str(os.major(rdev)), str(os.minor(rdev)))
+
+
+def by_id_path(volume_id: str) -> str:
+    return f"/dev/disk/by-id/virtio-{volume_id[:20]}"
+
+
+def detach_volume(server_id: str, volume_id: str, device: str) -> None:
+    """Unmount whatever the instance mounted from the volume, and remove its device nodes."""
     if running(server_id):
-        nsenter(server_id, f"umount {shlex.quote('/volumes/' + disk)} || true")
+        nsenter(server_id, _REMOVE_NODES, device, by_id_path(volume_id))
 
 
 def restart_stopped() -> list[str]:
     """Start again the instances of existing servers (after `down` then `up`),
-    like VMs rebooting: files kept, processes gone, volumes re-attached."""
+    like VMs rebooting: files kept, processes gone, volumes re-attached and
+    mounted again from the instance's fstab."""
     restarted = []
     for server in registry.all_of("servers"):
         server_id = server["id"]
@@ -312,5 +350,8 @@ def restart_stopped() -> list[str]:
                              what=f"instance {server_id} listening")
         for attachment in registry.all_of("volume_attachments"):
             if attachment.get("server_id") == server_id:
-                attach_volume(server_id, attachment["volume_id"], attachment["disk"])
+                loop = volumes.attach_loop(attachment["volume_id"])
+                attach_volume(server_id, attachment["volume_id"], attachment["device"], loop)
+        # What a booting guest does with its fstab: mount what is there, skipping what is missing.
+        nsenter(server_id, _MOUNT_FSTAB)
     return restarted

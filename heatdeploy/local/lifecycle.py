@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from heatdeploy.local import clouds, heat, instances, keystone, postgres, processes, registry, swift
+from heatdeploy.local import clouds, heat, instances, keystone, postgres, processes, registry, swift, volumes
 from heatdeploy.local.state import SERVICES, State, load_secrets
 
 # URL path each HTTP service answers when healthy (below 500 counts).
@@ -174,7 +174,6 @@ def _up_orchestration(state: State, passwords: dict[str, str],
     if not state.bootstrapped:
         postgres.create_heat_database(state, passwords["postgres_heat"])
         heat.db_sync(state)
-    instances.ensure_host_mount_points()
     pid = heat.start(state)
     record("heat", pid)
     heat.wait_ready(state, pid)
@@ -211,6 +210,7 @@ def _stop_services(state: State) -> None:
              "keystone", "postgres"]
     processes.stop_group(state.pids.get("heat"))
     _stop_instances(state.root)  # anything Heat started meanwhile
+    volumes.detach_all(state.root)  # instances gone, so nothing holds them: like powered-off disks
     with concurrent.futures.ThreadPoolExecutor(len(order)) as pool:
         list(pool.map(lambda name: processes.stop_group(
             state.pids.get(name), sig=STOP_SIGNAL.get(name, signal.SIGTERM)), order))

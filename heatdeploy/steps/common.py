@@ -8,23 +8,41 @@ from heatdeploy.plugin.steps import Step, StepContext
 
 HOSTS_MARK = "# heatdeploy cluster members"
 
-# Formats (when blank) and mounts the instance's unused disks at PREFIX1..N.
-# Disks already mounted at their target are left alone, so it is safe to rerun.
+# Mounts the instance's volumes at PREFIX1..N, formatting a disk only when it has
+# no filesystem. Disks are named by their stable path (/dev/disk/by-id/virtio-*,
+# as KVM shows Cinder volumes), else by lsblk's whole, unpartitioned disks; a disk
+# is free when it is neither mounted nor in /etc/fstab. A target already in fstab
+# is mounted from there (after a reboot), so a rerun never swaps or reformats disks.
 MOUNT_SCRIPT = r"""
+set -eu
 prefix=$1 count=$2
+disks() {
+  found=$(ls -1 /dev/disk/by-id/virtio-* 2>/dev/null | sort) || true
+  if [ -n "$found" ]; then echo "$found"; return; fi
+  lsblk -dpno NAME,TYPE | awk '$2 == "disk" {print $1}' | sort
+}
+used() {
+  awk -v a="$1" -v b="$(readlink -f "$1")" '$1 == a || $1 == b {found = 1} END {exit !found}' \
+    /proc/mounts /etc/fstab && return 0
+  [ "$(lsblk -no NAME "$1" 2>/dev/null | wc -l)" -gt 1 ]
+}
 n=1
 while [ "$n" -le "$count" ]; do
   target="$prefix$n"
-  if mountpoint -q "$target"; then n=$((n + 1)); continue; fi
-  device=$(lsblk -dpno NAME,TYPE | awk '$2 == "disk" {print $1}' | sort | while read -r d; do
-      [ -z "$(lsblk -no MOUNTPOINT "$d" | tr -d '[:space:]')" ] && [ "$(lsblk -no NAME "$d" | wc -l)" -eq 1 ] \
-        && echo "$d"; done | head -n 1)
+  n=$((n + 1))
+  mountpoint -q "$target" && continue
+  mkdir -p "$target"
+  if awk -v t="$target" '$2 == t {found = 1} END {exit !found}' /etc/fstab; then
+    mount "$target"; continue
+  fi
+  device=""
+  for d in $(disks); do
+    if ! used "$d"; then device=$d; break; fi
+  done
   if [ -z "$device" ]; then echo "no unused disk for $target" >&2; exit 1; fi
   blkid "$device" > /dev/null || mkfs.ext4 -q -F "$device"
-  mkdir -p "$target"
-  mount "$device" "$target"
   echo "$device $target ext4 defaults,nofail 0 2" >> /etc/fstab
-  n=$((n + 1))
+  mount "$target"
 done
 """
 

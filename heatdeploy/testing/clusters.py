@@ -127,8 +127,9 @@ BARE = Framework(name="bare", title="Bare instances", versions=("1",), processes
 """A framework with no steps of its own, for trying steps and remotes on plain instances of a real cloud."""
 
 
-def bare_cluster(name: str, count: int = 1) -> tuple[Plugins, LoadedSpec]:
-    """Plugins with :data:`BARE` registered, and a spec of ``count`` bare local instances called ``name``."""
+def bare_cluster(name: str, count: int = 1, *, volumes: int = 0) -> tuple[Plugins, LoadedSpec]:
+    """Plugins with :data:`BARE` registered, and a spec of ``count`` bare local instances called ``name``,
+    each with ``volumes`` 1 GB volumes mounted at /volumes/disk1...N."""
     plugin = SimpleNamespace(heatdeploy_register_frameworks=hookimpl(lambda register: register(BARE)))
     plugins = plugins_from({"bare": plugin})
     text = textwrap.dedent(f"""\
@@ -143,4 +144,6 @@ def bare_cluster(name: str, count: int = 1) -> tuple[Plugins, LoadedSpec]:
             count: {count:d}
             processes: [node]
         """)
+    if volumes:
+        text += f"    volumes: {{count: {volumes:d}, size: 1}}\n"
     return plugins, parse_spec(text, f"{name}.yaml", checks(plugins))

@@ -9,7 +9,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from heatdeploy.local import lifecycle, processes
+from heatdeploy.local import lifecycle, processes, volumes
 from heatdeploy.local.state import State, load_secrets
 from heatdeploy.ssh import keys
 from tests.functional.cloudtools import LocalCloud
@@ -25,6 +25,8 @@ def local_cloud(heatdeploy_local_cloud: Path) -> Iterator[LocalCloud]:
     left = [pid for pid in recorded if processes.alive(pid)]
     left += processes.pids_mentioning(f"{root}/")
     assert not left, f"local cloud processes left after down: {left}"
+    loops = [loop for image in (root / "cloud" / "volume-data").glob("*.img") for loop in volumes.loops_of(image)]
+    assert not loops, f"loop devices left after down: {loops}"
 
 
 @pytest.fixture(scope="session")

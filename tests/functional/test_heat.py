@@ -38,7 +38,9 @@ def _check_nodes(nodes: list[dict], client_key: paramiko.PKey) -> None:  # type:
                 assert run(client, "hostname").strip() == node["name"]
                 assert run(client, "cat /etc/heatdeploy/node.conf") == "configured\n"
                 assert run(client, "cat /var/lib/heatdeploy/booted") == "booted\n"
-                assert run(client, "mountpoint -q /volumes/disk1 && echo yes") == "yes\n"
+                # The volume is a block device of the instance's own /dev, by name and by id, as on KVM.
+                assert run(client, "test -b /dev/vdb && ls /dev/disk/by-id").startswith("virtio-")
+                assert run(client, "ls /dev | grep -c '^loop'; true") == "0\n"
                 # /etc/hosts is the instance's own and writable.
                 run(client, "echo '127.42.9.9 other' >> /etc/hosts")
         assert node["fixed_ips"] == [{"ip_address": node["address"],

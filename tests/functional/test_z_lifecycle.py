@@ -8,8 +8,11 @@ import uuid
 
 import pytest
 
-from heatdeploy.local import cli, instances, lifecycle, processes
+from heatdeploy import ClusterManager, Options
+from heatdeploy.local import cli, instances, lifecycle, processes, volumes
 from heatdeploy.local.state import State
+from heatdeploy.steps.common import MOUNT_SCRIPT
+from heatdeploy.testing import bare_cluster
 from tests.functional.cloudtools import (
     LocalCloud,
     access_info,
@@ -22,6 +25,8 @@ from tests.functional.cloudtools import (
     ssh_pinned,
     wait_stack,
 )
+
+TRUSTEE = "heatdeploy-local-trustee"
 
 
 def test_up_when_running_is_a_quick_no_op(local_cloud: LocalCloud) -> None:
@@ -60,6 +65,49 @@ def test_token_expiration_change_restarts_keystone_only(local_cloud: LocalCloud)
         assert 110 <= lifetime <= 121
     finally:
         lifecycle.up(local_cloud.root, token_expiration=original, log=lambda line: None)
+
+
+def test_volumes_are_block_devices_mounted_by_the_volumes_step_and_survive_down_and_up(
+        local_cloud: LocalCloud) -> None:
+    plugins, loaded = bare_cluster("ft-volumes", 1, volumes=2)
+    manager = ClusterManager(local_cloud.session("demo", "demo"), plugins, trustee_cloud=TRUSTEE)
+
+    def mounts() -> list[list[str]]:
+        with manager.connect("ft-volumes") as connections:
+            remote = connections.remote("ft-volumes-node-0")
+            table = [line.split() for line in remote.run(["cat", "/proc/mounts"]).stdout.splitlines()]
+            found = sorted([m[1], m[0], m[2]] for m in table if m[1].startswith("/volumes/"))
+            for _, source, _ in found:
+                assert remote.run(["test", "-b", source], check=False).status == 0, source
+            return found
+
+    try:
+        manager.launch(loaded, Options())
+        before = mounts()
+        assert [(m[0], m[2]) for m in before] == [("/volumes/disk1", "ext4"), ("/volumes/disk2", "ext4")], before
+        assert all(m[1].startswith("/dev/disk/by-id/virtio-") for m in before), before
+        with manager.connect("ft-volumes") as connections:
+            connections.remote("ft-volumes-node-0").write_file("/volumes/disk2/kept", "on the volume\n")
+        images = sorted((local_cloud.root / "cloud" / "volume-data").glob("*.img"))
+        assert len(images) == 2 and all(volumes.loops_of(i) for i in images)
+
+        lifecycle.down(local_cloud.root, log=lambda line: None)  # like powering the hosts off
+        assert not [i for i in images if volumes.loops_of(i)], "down releases every loop device"
+        lifecycle.up(local_cloud.root, log=lambda line: None)
+        manager = ClusterManager(local_cloud.session("demo", "demo"), plugins, trustee_cloud=TRUSTEE)
+        # Booting mounts the fstab the volumes step wrote, each volume at its own target; the step,
+        # run again, keeps them (nothing reformatted, nothing swapped).
+        assert mounts() == before
+        with manager.connect("ft-volumes") as connections:
+            connections.remote("ft-volumes-node-0").run(["sh", "-c", MOUNT_SCRIPT, "sh", "/volumes/disk", "2"])
+        assert mounts() == before
+        with manager.connect("ft-volumes") as connections:
+            assert connections.remote("ft-volumes-node-0").run(["cat", "/volumes/disk2/kept"]).stdout == \
+                "on the volume\n"
+    finally:
+        manager.delete("ft-volumes", force=True)
+    assert not list((local_cloud.root / "cloud" / "volume-data").glob("*.img"))
+    assert not [i for i in images if volumes.loops_of(i)]
 
 
 def test_down_leaves_no_process(local_cloud: LocalCloud, ssh_key) -> None:  # type: ignore[no-untyped-def]

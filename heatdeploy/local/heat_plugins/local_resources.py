@@ -8,14 +8,13 @@ real cloud. Properties with no local meaning are accepted and recorded.
 from __future__ import annotations
 
 import re
-import shutil
 import threading
 from typing import Any
 
 from heat.common import exception
 from heat.engine import attributes, constraints, properties, resource
 
-from heatdeploy.local import cloudconfig, instances, processes, registry
+from heatdeploy.local import cloudconfig, instances, processes, registry, volumes
 
 S = properties.Schema
 A = attributes.Schema
@@ -429,6 +428,7 @@ class LocalServer(_Local):
                 registry.save("ports", port_id, port)
         for attachment in registry.all_of("volume_attachments"):
             if attachment.get("server_id") == server_id:
+                volumes.detach_loops(attachment["volume_id"])
                 registry.delete("volume_attachments", attachment["id"])
         registry.delete(self.kind, server_id)
         return True
@@ -466,12 +466,12 @@ def _hostname(name: str) -> str:
 
 
 class LocalVolume(_Local):
-    """A volume: a folder under DIR/cloud/volume-data (size recorded, not enforced)."""
+    """A volume: a sparse file of its size under DIR/cloud/volume-data, a loop device once attached."""
 
     kind = "volumes"
     properties_schema = {
         "name": S(S.STRING, update_allowed=True),
-        "size": S(S.INTEGER, required=True, constraints=[constraints.Range(min=1)]),
+        "size": S(S.INTEGER, required=True, constraints=[constraints.Range(min=1, max=1024)]),
         "volume_type": S(S.STRING),
         "availability_zone": S(S.STRING),
         "description": S(S.STRING, update_allowed=True),
@@ -486,7 +486,7 @@ class LocalVolume(_Local):
 
     def handle_create(self) -> None:
         volume_id = registry.new_id()
-        (instances.volume_store() / volume_id).mkdir(parents=True)
+        volumes.create(volume_id, self.properties["size"])
         registry.save(self.kind, volume_id, {
             "id": volume_id, "name": self.properties["name"] or self.physical_resource_name(),
             "size": self.properties["size"], "volume_type": self.properties["volume_type"],
@@ -496,7 +496,7 @@ class LocalVolume(_Local):
 
     def handle_delete(self) -> None:
         if self.resource_id:
-            shutil.rmtree(instances.volume_store() / self.resource_id, ignore_errors=True)
+            volumes.remove(self.resource_id)
             registry.delete(self.kind, self.resource_id)
 
     def _resolve_attribute(self, name: str) -> Any:
@@ -504,21 +504,19 @@ class LocalVolume(_Local):
         return record.get("name") if name == "display_name" else record.get(name)
 
 
-def _disk_name(server_id: str, mountpoint: str | None) -> str:
-    """/dev/vdb -> disk1, /dev/vdc -> disk2 ...; else the next free diskN."""
-    match = re.fullmatch(r"/dev/[a-z]*d([b-z])", mountpoint or "")
-    if match:
-        return f"disk{ord(match.group(1)) - ord('a')}"
-    used = {a["disk"] for a in registry.all_of("volume_attachments")
-            if a.get("server_id") == server_id}
-    number = 1
-    while f"disk{number}" in used:
-        number += 1
-    return f"disk{number}"
+def _device_name(server_id: str, requested: str | None) -> str:
+    """The attachment's device: the one asked for when free, else the next free /dev/vdb, /dev/vdc ..."""
+    used = {a["device"] for a in registry.all_of("volume_attachments") if a.get("server_id") == server_id}
+    if requested and re.fullmatch(r"/dev/[a-z]+", requested) and requested not in used:
+        return requested
+    for letter in "bcdefghijklmnopqrstuvwxyz":
+        if f"/dev/vd{letter}" not in used:
+            return f"/dev/vd{letter}"
+    raise _fail(f"Instance {server_id} has no free device name left.")
 
 
 class LocalVolumeAttachment(_Local):
-    """Attaching mounts the volume's folder at /volumes/diskN inside the instance."""
+    """Attaching shows the volume's loop device in the instance at its device name (and by id)."""
 
     kind = "volume_attachments"
     properties_schema = {
@@ -535,14 +533,12 @@ class LocalVolumeAttachment(_Local):
         if volume is None:
             raise _fail(f"Volume {volume_id} could not be found.")
         with _ASSOCIATION:
-            disk = _disk_name(server_id, self.properties["mountpoint"])
+            device = _device_name(server_id, self.properties["mountpoint"])
             attachment_id = registry.new_id()
             registry.save(self.kind, attachment_id, {
-                "id": attachment_id, "server_id": server_id, "volume_id": volume_id,
-                "device": self.properties["mountpoint"], "disk": disk,
-                "path": f"/volumes/{disk}"})
+                "id": attachment_id, "server_id": server_id, "volume_id": volume_id, "device": device})
             self.resource_id_set(attachment_id)
-            instances.attach_volume(server_id, volume_id, disk)
+            instances.attach_volume(server_id, volume_id, device, volumes.attach_loop(volume_id))
         volume["status"] = "in-use"
         registry.save("volumes", volume_id, volume)
 
@@ -550,7 +546,8 @@ class LocalVolumeAttachment(_Local):
         record = self.record()
         if record is None:
             return
-        instances.detach_volume(record["server_id"], record["disk"])
+        instances.detach_volume(record["server_id"], record["volume_id"], record["device"])
+        volumes.detach_loops(record["volume_id"])
         volume = registry.load("volumes", record["volume_id"])
         if volume:
             volume["status"] = "available"
