@@ -18,6 +18,7 @@ from heatdeploy.jobs.spec import JobSpec, read_job_file
 from heatdeploy.plugin.context import ClusterContext
 from heatdeploy.plugin.framework import ConfigOption, Framework, Operation, at_least, at_most, exactly_one
 from heatdeploy.plugin.health import Health, HealthCheck
+from heatdeploy.plugin.image import ImageRequirements
 from heatdeploy.plugin.instance import Instance
 from heatdeploy.plugin.jobs import JobContext, JobEngine, JobRecord
 from heatdeploy.plugin.jobs import State as JobState
@@ -55,10 +56,10 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ClusterContext", "ClusterError", "ClusterManager", "ClusterSpec", "ConfigOption", "DeadlineExceeded",
     "Event", "EventSink", "ExitStatus", "File", "Framework", "Health", "HealthCheck", "HeatdeployError",
-    "Instance", "JobContext", "JobEngine", "JobError", "JobManager", "JobRecord", "JobSpec", "JobState",
-    "LoadedSpec", "LocatedProblem", "NodeGroup", "Operation", "Options", "PluginError", "Plugins", "Problem",
-    "Remote", "RemoteError", "RenderError", "Rendered", "Result", "SecurityRule", "SpecError", "Step",
-    "StepContext", "StepsFailed", "Summary", "TemplatePart", "UserDataPart", "Volumes", "at_least", "at_most",
-    "exactly_one", "framework_problems", "hookimpl", "load_and_validate", "load_cloud", "load_plugins",
-    "parse_spec", "plugins_from", "read_job_file", "read_spec", "run_steps", "run_transient",
+    "ImageRequirements", "Instance", "JobContext", "JobEngine", "JobError", "JobManager", "JobRecord",
+    "JobSpec", "JobState", "LoadedSpec", "LocatedProblem", "NodeGroup", "Operation", "Options", "PluginError",
+    "Plugins", "Problem", "Remote", "RemoteError", "RenderError", "Rendered", "Result", "SecurityRule",
+    "SpecError", "Step", "StepContext", "StepsFailed", "Summary", "TemplatePart", "UserDataPart", "Volumes",
+    "at_least", "at_most", "exactly_one", "framework_problems", "hookimpl", "load_and_validate", "load_cloud",
+    "load_plugins", "parse_spec", "plugins_from", "read_job_file", "read_spec", "run_steps", "run_transient",
 ]

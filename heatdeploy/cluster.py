@@ -38,7 +38,7 @@ from heatdeploy.render.renderer import render
 from heatdeploy.spec.model import ClusterSpec, LoadedSpec, parse_spec
 from heatdeploy.ssh import keys, openssh
 from heatdeploy.ssh.connections import AccessConfig, Connections, Connector, InstanceConnections
-from heatdeploy.steps.common import common_steps
+from heatdeploy.steps.common import with_common_steps
 from heatdeploy.steps.health import SSH_CHECK, HealthReport, run_checks
 from heatdeploy.steps.orchestrator import run_steps
 from heatdeploy.user_dirs import xdg_home
@@ -365,8 +365,8 @@ class ClusterManager:
     def _run(self, spec: ClusterSpec, framework: Framework, record: ClusterRecord, instances: builtins.list[Instance],
              targets: builtins.list[Instance], operation: Operation, options: Options,
              leaving: Sequence[Instance] = ()) -> None:
-        steps = [*common_steps(operation), *framework.steps(operation),
-                 *self.plugins.cluster_steps(spec, framework, operation)]
+        steps = with_common_steps(operation, [*framework.steps(operation),
+                                              *self.plugins.cluster_steps(spec, framework, operation)])
         self._phase(f"running {len(steps)} {operation} step(s) on {len(targets)} instance(s)")
         with self.connections(record, instances, options) as connections:
             ctx = StepContext(spec=spec, framework=framework, instances=instances, connect=connections.get,

@@ -1,4 +1,4 @@
-"""What a framework plugin declares: processes, versions, configs, ports, rules."""
+"""What a framework plugin declares: processes, versions, configs, ports, image requirements, rules."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from heatdeploy.plugin.image import ImageRequirements
 from heatdeploy.spec.problems import Problem
 
 if TYPE_CHECKING:
@@ -55,7 +56,15 @@ class Framework:
     """Process name to a one-line description."""
     configs: tuple[ConfigOption, ...] = ()
     ports: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
-    """Process name to the TCP ports it listens on, opened by automatic security groups."""
+    """Process name to the TCP ports it listens on. Automatic security groups open them to the spec's
+    ``access_cidrs`` only (none by default); the cluster's own instances always reach each other."""
+    public_ports: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    """Process name to TCP ports that automatic security groups open to everyone (``0.0.0.0/0``),
+    whatever ``access_cidrs`` says. Meant for a web UI that authenticates its users; never for
+    a service that trusts whoever reaches it."""
+    requires: ImageRequirements = ImageRequirements()
+    """What every instance's image must have, checked right after SSH answers (default: nothing);
+    override :meth:`image_requirements` when it depends on the spec's version or configs."""
 
     def config(self, name: str) -> ConfigOption | None:
         """The config option called ``name``, if the framework has one."""
@@ -67,6 +76,14 @@ class Framework:
         if option is None:
             raise KeyError(name)
         return spec.configs.get(name, option.default)
+
+    def image_requirements(self, spec: ClusterSpec) -> ImageRequirements:
+        """What the image of every instance of ``spec`` must have: :attr:`requires` unless overridden.
+
+        Override it when the requirements depend on the spec, say a path under
+        a ``*_home`` config or a newer Java for a newer version.
+        """
+        return self.requires
 
     def validate(self, spec: ClusterSpec) -> Iterable[Problem]:
         """Topology rules of this framework; yield a :class:`Problem` per violation.
@@ -89,7 +106,8 @@ class Framework:
     def launch_steps(self) -> Sequence[Step]:
         """Steps that configure and start a new cluster on every instance.
 
-        They may follow the common steps ``ssh``, ``hosts`` and ``volumes``.
+        They may follow the common steps ``ssh``, ``image``, ``hosts`` and
+        ``volumes``; every step follows ``image`` (the image check) anyway.
         Every step must be safe to run again: an interrupted launch is
         finished by running it again.
         """
@@ -98,8 +116,9 @@ class Framework:
     def scale_up_steps(self) -> Sequence[Step]:
         """Steps that add new instances (the context's ``targets``) to a running cluster.
 
-        They may follow the common steps ``ssh``, ``hosts`` and ``volumes``,
-        which run on the new instances (``hosts`` on all).
+        They may follow the common steps ``ssh``, ``image``, ``hosts`` and
+        ``volumes``, which run on the new instances (``hosts`` on all); every
+        step follows ``image`` anyway.
         """
         return ()
 
@@ -119,8 +138,16 @@ class Framework:
         return {}
 
     def ports_for(self, processes: Iterable[str]) -> tuple[int, ...]:
-        """Sorted TCP ports to open for instances running ``processes``."""
-        return tuple(sorted({p for proc in processes for p in self.ports.get(proc, ())}))
+        """Sorted TCP ports that instances running ``processes`` listen on."""
+        return _ports(self.ports, processes)
+
+    def public_ports_for(self, processes: Iterable[str]) -> tuple[int, ...]:
+        """Sorted TCP ports to open to everyone for instances running ``processes``."""
+        return _ports(self.public_ports, processes)
+
+
+def _ports(by_process: Mapping[str, tuple[int, ...]], processes: Iterable[str]) -> tuple[int, ...]:
+    return tuple(sorted({p for proc in processes for p in by_process.get(proc, ())}))
 
 
 def _where(spec: ClusterSpec, process: str) -> str:

@@ -63,9 +63,10 @@ def heatdeploy_security_group_rules(
 ) -> Iterable[SecurityRule] | None:
     """Extra ingress rules for a node group's automatic security group.
 
-    Only called for node groups with ``auto_security_group: true``. The
-    framework's ports, SSH and traffic between the cluster's instances are
-    already open.
+    Only called for node groups with ``auto_security_group: true``. Traffic
+    between the cluster's instances is already open, and so are SSH (to the
+    spec's ``ssh_cidrs``), ICMP and the framework's ports (to its
+    ``access_cidrs``) and the framework's ``public_ports`` (to everyone).
 
     :param spec: the cluster spec.
     :param node_group: the group whose security group is being rendered.
@@ -109,9 +110,10 @@ def heatdeploy_cluster_steps(spec: ClusterSpec, framework: Framework, operation:
     """Extra configuration steps for ``operation`` on every cluster.
 
     ``operation`` is ``launch``, ``scale_up`` or ``decommission``. Steps run
-    in the same DAG as heatdeploy's common steps (``ssh``, ``hosts``,
-    ``volumes``) and the framework's: name those in ``after`` to order yours
-    (the common steps do not run for ``decommission``). Step names must be
+    in the same DAG as heatdeploy's common steps (``ssh``, ``image``,
+    ``hosts``, ``volumes``) and the framework's: name those in ``after`` to
+    order yours (the common steps do not run for ``decommission``); every
+    step follows ``image`` whatever its ``after`` says. Step names must be
     unique across plugins: prefix yours with your plugin's name. Every step
     must be safe to run again.
 

@@ -10,8 +10,10 @@ from typing import Any, Literal
 class SecurityRule:
     """An ingress rule for a node group's automatic security group.
 
-    ``remote_ip_prefix`` defaults to everywhere, as for the framework's own
-    ports; narrow it where the service should not be public.
+    ``remote_ip_prefix`` defaults to everywhere (``0.0.0.0/0``): narrow it
+    where the service should not be public (the framework's own ports are
+    opened to the spec's ``access_cidrs`` only). An IPv6 prefix makes an
+    IPv6 rule.
     """
 
     protocol: Literal["tcp", "udp", "icmp"]
@@ -25,6 +27,9 @@ class SecurityRule:
             "protocol": self.protocol,
             "remote_ip_prefix": self.remote_ip_prefix,
         }
+        if ":" in self.remote_ip_prefix:
+            # Neutron assumes IPv4 and refuses an IPv6 prefix on an IPv4 rule; it reads "icmp" as ICMPv6 here.
+            rule["ethertype"] = "IPv6"
         if self.port_min is not None:
             rule["port_range_min"] = self.port_min
             rule["port_range_max"] = self.port_max if self.port_max is not None else self.port_min

@@ -8,6 +8,7 @@ become YAML structure, a Heat intrinsic function or Jinja syntax.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,14 +22,13 @@ from heatdeploy.plugin.framework import Framework
 from heatdeploy.plugin.manager import Plugins
 from heatdeploy.plugin.template_parts import SecurityRule, TemplatePart
 from heatdeploy.render.userdata import ENDPOINT_TOKEN, PUBLIC_KEY_TOKEN, SIGNAL_TOKEN, UserDataError, cloud_config
-from heatdeploy.spec.model import ClusterSpec, NodeGroup
+from heatdeploy.spec.model import ANYWHERE, ClusterSpec, NodeGroup
 
 TEMPLATE_NAME = "cluster.yaml"
 ENVIRONMENT_NAME = "environment.yaml"
 INTERNAL_SG = "cluster_internal_security_group"
 ANTI_AFFINITY = "anti_affinity_group"
-SSH = SecurityRule("tcp", 22)
-ICMP = SecurityRule("icmp")
+SSH_PORT = 22
 
 
 class RenderError(HeatdeployError):
@@ -159,10 +159,30 @@ def _group(spec: ClusterSpec, group: NodeGroup, framework: Framework, plugins: P
 def _group_rules(
     spec: ClusterSpec, group: NodeGroup, framework: Framework, plugins: Plugins
 ) -> list[dict[str, Any]]:
-    rules = [SSH, ICMP] + [SecurityRule("tcp", p) for p in framework.ports_for(group.processes)]
+    """A node group's own security group: SSH to ``ssh_cidrs``; ICMP and the framework's ports to
+    ``access_cidrs`` only; the framework's public ports to everyone; then what plugins add.
+
+    Traffic between the cluster's instances needs none of these: the internal group allows it all.
+    """
+    ports = framework.ports_for(group.processes)
+    rules = [SecurityRule("tcp", SSH_PORT, remote_ip_prefix=cidr) for cidr in _networks(spec.ssh_cidrs)]
+    for cidr in _networks(spec.access_cidrs):
+        rules += [SecurityRule("icmp", remote_ip_prefix=cidr),
+                  *(SecurityRule("tcp", port, remote_ip_prefix=cidr) for port in ports)]
+    rules += [SecurityRule("tcp", port, remote_ip_prefix=ANYWHERE)
+              for port in framework.public_ports_for(group.processes)]
     rules.extend(plugins.security_group_rules(spec, group, framework))
+    # Neutron refuses a group holding the same rule twice (a public port also in access_cidrs, say).
     unique = {json.dumps(r.to_hot(), sort_keys=True): r.to_hot() for r in rules}
     return list(unique.values())
+
+
+def _networks(cidrs: Sequence[str]) -> list[str]:
+    """The spec's networks in canonical form, so that one written two ways makes one rule."""
+    try:
+        return [str(ipaddress.ip_network(cidr)) for cidr in cidrs]
+    except ValueError as exc:  # a spec built in Python, never validated
+        raise RenderError(f"not a network in CIDR notation: {exc}") from None
 
 
 def _internal_rules() -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ import functools
 import re
 import types
 import typing
+from collections.abc import Callable
 from typing import Any, Union
 
 from heatdeploy.spec.problems import Problem, allowed, did_you_mean
@@ -39,13 +40,18 @@ def spec_field(
     minimum: int | None = None,
     max_length: int | None = None,
     hint: str | None = None,
+    check: Callable[[Any], str | None] | None = None,
 ) -> Any:
     """Declare a spec field with its documentation and constraints.
 
     ``hint`` is appended to pattern errors to say what is allowed, since a raw
-    regular expression teaches nobody.
+    regular expression teaches nobody. ``check`` tests what a pattern cannot
+    (a network address, say): it returns what is wrong with a value, reported
+    as ``'value' <what is wrong> (<hint>)``, or ``None``. Pattern, minimum and
+    check apply to each item of a list field.
     """
-    meta = {"doc": doc, "pattern": pattern, "minimum": minimum, "max_length": max_length, "hint": hint}
+    meta = {"doc": doc, "pattern": pattern, "minimum": minimum, "max_length": max_length, "hint": hint,
+            "check": check}
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -170,6 +176,10 @@ class Converter:
         if meta.get("pattern") and not re.fullmatch(meta["pattern"], raw):
             self.report(path, f"{raw!r} is not allowed ({meta.get('hint') or meta['pattern']})")
             return None
+        wrong = meta["check"](raw) if meta.get("check") else None
+        if wrong:
+            self.report(path, f"{raw!r} {wrong} ({meta.get('hint') or 'see the schema'})")
+            return None
         return raw
 
 
@@ -197,6 +207,8 @@ def json_schema(cls: type, title: str | None = None) -> dict[str, Any]:
             required.append(f.name)
         elif f.default is not dataclasses.MISSING and f.default is not None:
             prop["default"] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            prop["default"] = f.default_factory()
         properties[f.name] = prop
     schema: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": properties}
     if title:

@@ -7,6 +7,7 @@ published JSON Schema all depend on them.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,25 @@ HOSTNAME = r"[a-z0-9]([a-z0-9-]*[a-z0-9])?"
 HOSTNAME_HINT = "lower-case letters, digits and '-', not starting or ending with '-'"
 ABS_PATH = r"(/[A-Za-z0-9._-]+)+"
 MAX_HOSTNAME = 63
+ANYWHERE = "0.0.0.0/0"
+CIDR_HINT = "an IPv4 or IPv6 network in CIDR notation, such as 203.0.113.0/24 or 2001:db8::/32"
+
+
+def cidr_problem(value: str) -> str | None:
+    """What is wrong with ``value`` as a network in CIDR notation, or ``None`` when nothing is."""
+    try:
+        network = ipaddress.ip_network(value)
+    except ValueError as exc:
+        # Host bits set (10.0.0.1/8) is usually a typo for a narrower network: refuse rather than widen it.
+        return "has host bits set" if "host bits" in str(exc) else "is not a valid network"
+    if "/" not in value:
+        # A bare address would be read as one host; make the user say so rather than guess.
+        return f"has no prefix length; {value}/{network.max_prefixlen} is that one address"
+    return None
+
+
+def _anywhere() -> list[str]:
+    return [ANYWHERE]
 
 
 @dataclass
@@ -52,7 +72,8 @@ class NodeGroup:
         "External network for floating IPs (default: the cluster's).", default=None)
     security_groups: list[str] = spec_field("Existing security groups to add.", default_factory=list)
     auto_security_group: bool = spec_field(
-        "Create a security group with the framework's ports, SSH and intra-cluster traffic.",
+        "Create a security group opening SSH to ssh_cidrs and the framework's ports to access_cidrs "
+        "(and the cluster's instances to each other).",
         default=True)
     availability_zone: str | None = spec_field("Compute availability zone.", default=None)
     proxy_gateway: bool = spec_field(
@@ -77,6 +98,14 @@ class ClusterSpec:
         "Default external network for floating IPs.", default=None)
     key_name: str | None = spec_field(
         "The user's own key pair, authorized in addition to the generated key.", default=None)
+    ssh_cidrs: list[str] = spec_field(
+        "Networks (CIDR) the automatic security groups let reach SSH (port 22); heatdeploy configures "
+        "instances over SSH, so include where it runs, or reach them through a proxy gateway.",
+        default_factory=_anywhere, check=cidr_problem, hint=CIDR_HINT)
+    access_cidrs: list[str] = spec_field(
+        "Networks (CIDR) the automatic security groups let reach the framework's ports and ICMP; "
+        "empty (the default): none beyond the cluster, whose instances always reach each other.",
+        default_factory=list, check=cidr_problem, hint=CIDR_HINT)
     anti_affinity: list[str] = spec_field(
         "Processes whose instances are spread over distinct hosts.", default_factory=list)
     configs: dict[str, Scalar] = spec_field("Cluster-scope framework configs.", default_factory=dict)

@@ -1,12 +1,40 @@
-"""Steps every cluster gets before its framework's: SSH, host names, volumes."""
+"""Steps every cluster gets before its framework's: SSH, the image check, host names, volumes."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
+
+from heatdeploy.errors import HeatdeployError
 from heatdeploy.plugin.framework import Operation
-from heatdeploy.plugin.remote import Remote
+from heatdeploy.plugin.image import ImageRequirements
+from heatdeploy.plugin.remote import Remote, RemoteError
 from heatdeploy.plugin.steps import Step, StepContext
 
 HOSTS_MARK = "# heatdeploy cluster members"
+IMAGE_STEP = "image"
+
+# Checks requirements given as KIND VALUE argument pairs, all in one round trip.
+# It prints the position of each one missing, so that only numbers come back to
+# parse, and exits 1 when any is missing. The Java check looks where Spark's and
+# Hadoop's launch scripts do: $JAVA_HOME/bin/java when JAVA_HOME is set, else PATH.
+IMAGE_SCRIPT = r"""
+i=0 missing=0
+while [ "$#" -ge 2 ]; do
+  kind=$1 value=$2
+  shift 2
+  case $kind in
+    command) command -v "$value" > /dev/null 2>&1 ;;
+    path) [ -e "$value" ] ;;
+    java)
+      if [ -n "${JAVA_HOME:-}" ]; then [ -x "$JAVA_HOME/bin/java" ]
+      else command -v java > /dev/null 2>&1; fi ;;
+    *) false ;;
+  esac || { echo "$i"; missing=1; }
+  i=$((i + 1))
+done
+exit "$missing"
+"""
 
 # Mounts the instance's volumes at PREFIX1..N, formatting a disk only when it has
 # no filesystem. Disks are named by their stable path (/dev/disk/by-id/virtio-*,
@@ -51,6 +79,58 @@ def ssh_ready(ctx: StepContext, remote: Remote) -> None:
     remote.run(["true"])
 
 
+class UnsuitableImage(HeatdeployError):
+    """An instance's image lacks what the framework needs; names the instance, its image and every miss."""
+
+    def __init__(self, instance: str, image: str, needs: str, missing: Iterable[str]) -> None:
+        self.instance = instance
+        self.missing = list(missing)
+        super().__init__(f"instance {instance} (image {image}) lacks what {needs} needs: "
+                         + ", ".join(self.missing))
+
+
+def _checks(requirements: ImageRequirements) -> list[tuple[str, str, str]]:
+    """(kind, value, what to call it when missing) for each requirement, in the order they are reported."""
+    return ([("command", c, f"{c} on the PATH") for c in requirements.commands]
+            + [("path", p, p) for p in requirements.paths]
+            + ([("java", "java", "a Java runtime (java)")] if requirements.java else []))
+
+
+def image_check_command(requirements: ImageRequirements) -> list[str]:
+    """The one command that checks every requirement on an instance: an argv list, so no value is
+    ever read as shell text (see :data:`IMAGE_SCRIPT`)."""
+    pairs = [word for kind, value, _ in _checks(requirements) for word in (kind, value)]
+    return ["sh", "-c", IMAGE_SCRIPT, "sh", *pairs]
+
+
+def _printable(text: str) -> str:
+    """``text`` itself, or its repr when it would break the one-line error (an image name is user input)."""
+    return text if text.isprintable() else repr(text)
+
+
+def check_image(ctx: StepContext, remote: Remote) -> None:
+    """Fail, naming everything missing, when the instance's image lacks what the framework needs."""
+    requirements = ctx.framework.image_requirements(ctx.spec)
+    if not _checks(requirements):
+        return
+    instance = remote.instance
+    result = remote.run(image_check_command(requirements), check=False)
+    if result.status == 0:
+        return
+    missing = _missing(requirements, result.stdout)
+    if result.status != 1 or not missing:
+        raise RemoteError(instance.name, f"the image check exited with status {result.status}", result.tail())
+    image = _printable(ctx.group(instance).image or "unknown")
+    raise UnsuitableImage(instance.name, image, f"{ctx.framework.name} {ctx.spec.version}", missing)
+
+
+def _missing(requirements: ImageRequirements, output: str) -> list[str]:
+    """What the positions :data:`IMAGE_SCRIPT` printed stand for, in the order they are declared."""
+    checks = _checks(requirements)
+    found = {int(word) for word in output.split() if word.isdigit()}
+    return [what for n, (_, _, what) in enumerate(checks) if n in found]
+
+
 def hosts_file(ctx: StepContext) -> str:
     lines = [f"{i.fixed_ip} {i.name}" for i in ctx.instances]
     return f"127.0.0.1 localhost\n{HOSTS_MARK}\n" + "\n".join(lines) + "\n"
@@ -76,8 +156,29 @@ def common_steps(operation: Operation = "launch") -> list[Step]:
         return []
     return [
         Step("ssh", ssh_ready, description="connect over SSH with the pinned host key"),
-        Step("hosts", hosts, scope="all", after=("ssh",),
+        Step(IMAGE_STEP, check_image, after=("ssh",),
+             description="check the image has what the framework needs"),
+        Step("hosts", hosts, scope="all", after=(IMAGE_STEP,),
              description="set host names and write /etc/hosts with every member"),
-        Step("volumes", volumes, after=("ssh",), description="format and mount volumes"),
+        Step("volumes", volumes, after=(IMAGE_STEP,), description="format and mount volumes"),
     ]
+
+
+def with_common_steps(operation: Operation, steps: Iterable[Step]) -> list[Step]:
+    """heatdeploy's common steps for ``operation``, then ``steps``, each made to follow the image check.
+
+    A framework's or add-on's step may follow only ``ssh``, or nothing at
+    all; it must still never act on an instance whose image cannot run the
+    framework, so ``image`` is added to what it follows.
+    """
+    common = common_steps(operation)
+    if not common:
+        return list(steps)
+    return [*common, *(_after_image(step) for step in steps)]
+
+
+def _after_image(step: Step) -> Step:
+    if IMAGE_STEP in step.after:
+        return step
+    return dataclasses.replace(step, after=(*step.after, IMAGE_STEP))
 

@@ -2,7 +2,9 @@
 
 - Steps: :func:`make_cluster` gives a step context over fake instances whose
   :class:`RecordingRemote`\\ s log what steps do; :func:`run_operation` runs
-  a framework's steps through the real orchestrator.
+  a framework's steps through the real orchestrator. Fake instances pass
+  the image check; answer :func:`image_check_command` to act out an image
+  that lacks something.
 - The lifecycle: :class:`FakeCloud` (Heat, Swift, trusts in memory) and
   :class:`FakeInstances` (a connector of recording remotes) let a
   :class:`~heatdeploy.ClusterManager` or :class:`~heatdeploy.JobManager`
@@ -10,6 +12,8 @@
 - A real cloud: :func:`bare_cluster` gives a spec of plain instances.
 """
 
+# The image check's exact command, so that a test can answer it as an image lacking something would.
+from heatdeploy.steps.common import image_check_command
 from heatdeploy.testing.cloud import FakeCloud, FakeInstances, FakeObjectStore, FakeRecords, FakeStacks
 from heatdeploy.testing.clusters import (
                                          BARE,
@@ -26,5 +30,6 @@ from heatdeploy.testing.remotes import CommandReply, Entry, HttpReply, Recorder,
 __all__ = [
     "BARE", "CommandReply", "Entry", "FakeCloud", "FakeInstances", "FakeObjectStore", "FakeRecords",
     "FakeStacks", "HttpReply", "Recorder", "RecordingContext", "RecordingRemote", "Responses", "bare_cluster",
-    "fake_instances", "make_cluster", "operation_steps", "parse_test_spec", "run_operation",
+    "fake_instances", "image_check_command", "make_cluster", "operation_steps", "parse_test_spec",
+    "run_operation",
 ]

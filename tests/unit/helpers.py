@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import textwrap
+from types import SimpleNamespace
 from typing import Any
 
 import yaml
 
-from heatdeploy import Plugins, plugins_from
+from heatdeploy import Framework, Plugins, hookimpl, plugins_from
 from heatdeploy.plugin.validation import checks
 from heatdeploy.plugins import hadoop, spark
 from heatdeploy.render.renderer import Rendered, render
@@ -53,13 +54,18 @@ def actions(ctx: RecordingContext, instance: str) -> list[tuple[Any, ...]]:
     return [(e[0], e[2], e[4]) if e[0] == "write" else (e[0], *e[2:]) for e in ctx.recorder.entries(instance)]
 
 
-def prepared(name: str) -> list[tuple[Any, ...]]:
-    """heatdeploy's common steps on a new instance without volumes."""
-    return [("run", ["true"]), *named(name)]
+def prepared(name: str, image_check: list[str]) -> list[tuple[Any, ...]]:
+    """heatdeploy's common steps on a new instance without volumes: SSH, the image check, host names."""
+    return [("run", ["true"]), ("run", image_check), *named(name)]
 
 
 def named(name: str) -> list[tuple[Any, ...]]:
     return [("write", "/etc/hosts", 0o644), ("write", "/etc/hostname", 0o644), ("run", ["hostname", name])]
+
+
+def plugin_registering(framework: Framework) -> SimpleNamespace:
+    """A plugin object that registers ``framework``."""
+    return SimpleNamespace(heatdeploy_register_frameworks=hookimpl(lambda register: register(framework)))
 
 
 def builtin_plugins(**extra: Any) -> Plugins:

@@ -16,6 +16,7 @@ from heatdeploy.plugin.instance import Instance
 from heatdeploy.plugin.remote import RemoteError
 from heatdeploy.plugins.hadoop import HADOOP
 from heatdeploy.plugins.hadoop.steps import CLUSTER_INFO, DAEMON, NAMENODE_INFO, site_xml
+from heatdeploy.steps.common import IMAGE_SCRIPT
 from heatdeploy.steps.health import run_checks
 from heatdeploy.steps.orchestrator import StepsFailed
 from heatdeploy.testing import RecordingContext, Responses, make_cluster, run_operation
@@ -32,6 +33,8 @@ LISTS = [f"{CONF}/datanodes.include", f"{CONF}/datanodes.exclude", f"{CONF}/node
          f"{CONF}/nodemanagers.exclude"]
 REFRESH = [("run", [HDFS, "dfsadmin", "-refreshNodes"]), ("run", [YARN, "rmadmin", "-refreshNodes"])]
 POLL = ("http", "GET", 9870, NAMENODE_INFO)
+IMAGE_CHECK = ["sh", "-c", IMAGE_SCRIPT, "sh", "command", "bash", "path", HDFS, "path", "/opt/hadoop/bin/mapred",
+               "path", YARN, "java", "java"]
 
 
 def workers(count: int) -> str:
@@ -90,7 +93,7 @@ class LaunchTest(unittest.TestCase):
 
     def test_master(self) -> None:
         self.assertEqual(actions(self.ctx, MASTER), [
-            *prepared(MASTER), *configured(master=True),
+            *prepared(MASTER, IMAGE_CHECK), *configured(master=True),
             ("run", ["test", "-f", VERSION]),
             ("run", [HDFS, "namenode", "-format", "-nonInteractive"]),
             daemon("start", "hdfs", "namenode"),
@@ -104,7 +107,7 @@ class LaunchTest(unittest.TestCase):
     def test_workers(self) -> None:
         for name in list(WORKERS)[:3]:
             self.assertEqual(actions(self.ctx, name), [
-                *prepared(name), *configured(master=False),
+                *prepared(name, IMAGE_CHECK), *configured(master=False),
                 daemon("start", "hdfs", "datanode"), daemon("start", "yarn", "nodemanager")])
 
     def at(self, instance: str, entry: tuple[Any, ...]) -> int:
@@ -232,7 +235,7 @@ class ScaleUpTest(unittest.TestCase):
         ctx = make_cluster(workers(4), HADOOP, targets=["hd-worker-3"], responses=reporting(in_service(4)))
         run_operation(HADOOP, "scale_up", ctx)
         self.assertEqual(actions(ctx, "hd-worker-3"), [
-            *prepared("hd-worker-3"), *configured(master=False),
+            *prepared("hd-worker-3", IMAGE_CHECK), *configured(master=False),
             daemon("start", "hdfs", "datanode"), daemon("start", "yarn", "nodemanager")])
         self.assertEqual(actions(ctx, MASTER), [
             *named(MASTER), *[("write", path, 0o644) for path in LISTS], *REFRESH,

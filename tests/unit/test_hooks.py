@@ -48,7 +48,7 @@ class HookTest(unittest.TestCase):
         plugins = builtin_plugins(toy=plugin(heatdeploy_register_frameworks=lambda register: register(toy)))
         self.assertIs(plugins.framework("toy"), toy)
         text = SPARK_SPEC.replace("spark", "toy").replace('"4.0"', '"1.0"').replace("[master]", "[box]")
-        rendered = render_text(text.replace("[worker]", "[box]"), plugins)
+        rendered = render_text(text.replace("[worker]", "[box]") + "access_cidrs: [192.0.2.0/24]\n", plugins)
         self.assertIn('"port_range_min": 1234', rendered.template)
 
     def test_hook_heatdeploy_validate_cluster(self) -> None:

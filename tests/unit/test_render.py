@@ -11,8 +11,11 @@ from typing import Any
 import yaml
 
 import heatdeploy.render.renderer as render_module
+from heatdeploy import Framework
+from heatdeploy.plugins.hadoop import HADOOP
+from heatdeploy.plugins.spark import SPARK
 from heatdeploy.render.renderer import RenderError
-from tests.unit.helpers import SPARK_SPEC, parsed, render_text
+from tests.unit.helpers import SPARK_SPEC, builtin_plugins, parsed, plugin_registering, render_text
 
 HADOOP_EXAMPLE = (Path(__file__).resolve().parents[2] / "examples" / "hadoop.yaml").read_text()
 
@@ -25,6 +28,28 @@ HOSTILE = [
     "\u2028line sep\u0085nel",
     "${HOME} $(reboot) `id`",
 ]
+
+
+def ssh(cidr: str) -> dict[str, Any]:
+    return tcp(22, cidr)
+
+
+def tcp(port: int, cidr: str) -> dict[str, Any]:
+    rule = {"direction": "ingress", "protocol": "tcp", "port_range_min": port, "port_range_max": port,
+            "remote_ip_prefix": cidr}
+    return rule | ({"ethertype": "IPv6"} if ":" in cidr else {})
+
+
+def icmp(cidr: str) -> dict[str, Any]:
+    return {"direction": "ingress", "protocol": "icmp", "remote_ip_prefix": cidr} | (
+        {"ethertype": "IPv6"} if ":" in cidr else {})
+
+
+def group_rules(text: str, group: str = "master", **plugins: Any) -> list[dict[str, Any]]:
+    """The rules of ``group``'s automatic security group when ``text`` is rendered."""
+    template, _, _ = parsed(render_text(text, builtin_plugins(**plugins) if plugins else None))
+    rules: list[dict[str, Any]] = template["resources"][f"{group}_security_group"]["properties"]["rules"]
+    return rules
 
 
 def all_keys(data: Any) -> set[str]:
@@ -73,10 +98,7 @@ class StructureTest(unittest.TestCase):
         resources = self.template["resources"]
         internal = resources["cluster_internal_security_group"]["properties"]["rules"]
         self.assertEqual({r["remote_mode"] for r in internal}, {"remote_group_id"})
-        rules = resources["master_security_group"]["properties"]["rules"]
-        ports = sorted(r["port_range_min"] for r in rules if r["protocol"] == "tcp")
-        self.assertEqual(ports, [22, 8030, 8031, 8032, 8033, 8088, 9000, 9870, 10020, 19888])
-        self.assertIn("icmp", {r["protocol"] for r in rules})
+        self.assertEqual(resources["master_security_group"]["properties"]["rules"], [ssh("0.0.0.0/0")])
 
     def test_instance_template(self) -> None:
         worker = self.files["instance-worker.yaml"]
@@ -142,6 +164,46 @@ class StructureTest(unittest.TestCase):
         template, files, _ = parsed(render_text(text))
         self.assertNotIn("security_groups", files["instance-worker.yaml"]["resources"]["port"]["properties"])
         self.assertNotIn("security_groups", files["instance-worker.yaml"]["parameters"])
+
+
+class SecurityGroupTest(unittest.TestCase):
+    """What the automatic groups open beyond the cluster, whose members the internal group already connects."""
+
+    def test_by_default_ssh_only_and_no_framework_port_to_the_world(self) -> None:
+        for group in ("master", "worker"):
+            self.assertEqual(group_rules(SPARK_SPEC, group), [ssh("0.0.0.0/0")])
+        for group in ("master", "worker"):
+            rules = group_rules(HADOOP_EXAMPLE, group)
+            self.assertEqual([r for r in rules if r["remote_ip_prefix"] == "0.0.0.0/0"], [ssh("0.0.0.0/0")])
+            self.assertNotIn("icmp", {r["protocol"] for r in rules})
+
+    def test_built_in_frameworks_mark_no_port_public(self) -> None:
+        self.assertEqual((dict(SPARK.public_ports), dict(HADOOP.public_ports)), ({}, {}))
+
+    def test_access_cidrs_open_exactly_the_framework_ports_and_icmp_to_exactly_those_networks(self) -> None:
+        text = SPARK_SPEC + "access_cidrs: [192.0.2.0/24, '2001:DB8::/32']\n"
+        self.assertEqual(group_rules(text), [
+            ssh("0.0.0.0/0"),
+            icmp("192.0.2.0/24"), tcp(7077, "192.0.2.0/24"), tcp(8080, "192.0.2.0/24"),
+            icmp("2001:db8::/32"), tcp(7077, "2001:db8::/32"), tcp(8080, "2001:db8::/32"),
+        ])
+        self.assertEqual(group_rules(text, "worker")[1:], [
+            icmp("192.0.2.0/24"), tcp(8081, "192.0.2.0/24"), icmp("2001:db8::/32"), tcp(8081, "2001:db8::/32")])
+
+    def test_ssh_cidrs_narrow_ssh(self) -> None:
+        text = SPARK_SPEC + "ssh_cidrs: [198.51.100.7/32, '2001:db8:1::/48']\n"
+        self.assertEqual(group_rules(text), [ssh("198.51.100.7/32"), ssh("2001:db8:1::/48")])
+        self.assertEqual(group_rules(SPARK_SPEC + "ssh_cidrs: []\n"), [])
+
+    def test_public_ports_are_open_to_the_world(self) -> None:
+        ui = Framework(name="ui", title="UI", versions=("1",), processes={"web": "a UI behind a login"},
+                       ports={"web": (8443, 9000)}, public_ports={"web": (8443,)})
+        text = (SPARK_SPEC.replace("spark", "ui").replace('"4.0"', '"1"').replace("[master]", "[web]")
+                .replace("[worker]", "[web]"))
+        self.assertEqual(group_rules(text, ui=plugin_registering(ui)), [ssh("0.0.0.0/0"), tcp(8443, "0.0.0.0/0")])
+        opened = group_rules(text + "access_cidrs: [0.0.0.0/0]\n", ui=plugin_registering(ui))
+        self.assertEqual(opened, [ssh("0.0.0.0/0"), icmp("0.0.0.0/0"), tcp(8443, "0.0.0.0/0"),
+                                  tcp(9000, "0.0.0.0/0")], "one rule per port and network: no duplicate")
 
 
 class SafetyTest(unittest.TestCase):

@@ -9,6 +9,7 @@ from typing import Any
 from heatdeploy.plugin.instance import Instance
 from heatdeploy.plugins.spark import SPARK
 from heatdeploy.plugins.spark.steps import CONF_DIR, DAEMON, DAEMON_SCRIPT, MASTER_CLASS, WORKER_CLASS
+from heatdeploy.steps.common import IMAGE_SCRIPT
 from heatdeploy.steps.health import run_checks
 from heatdeploy.steps.orchestrator import StepsFailed
 from heatdeploy.testing import Responses, make_cluster, run_operation
@@ -19,6 +20,8 @@ STATE = "/var/lib/heatdeploy/spark"
 ENV, DEFAULTS, WORKERS = f"{CONF_DIR}/spark-env.sh", f"{CONF_DIR}/spark-defaults.conf", f"{CONF_DIR}/workers"
 MKDIR = ["mkdir", "-p", f"{STATE}/logs", f"{STATE}/run", f"{STATE}/work", f"{STATE}/tmp", f"{STATE}/local"]
 STATUS = (8080, "/json/")
+IMAGE_CHECK = ["sh", "-c", IMAGE_SCRIPT, "sh", "command", "bash", "command", "setsid",
+               "path", "/opt/spark/bin/spark-class", "path", "/opt/spark/bin/spark-submit", "java", "java"]
 
 
 def master_reports(*alive: str, status: str = "ALIVE") -> Responses:
@@ -59,7 +62,7 @@ class LaunchTest(unittest.TestCase):
 
     def test_master(self) -> None:
         self.assertEqual(actions(self.ctx, MASTER), [
-            *prepared(MASTER), *CONFIGURED,
+            *prepared(MASTER, IMAGE_CHECK), *CONFIGURED,
             ("run", [DAEMON, "start", "master", MASTER_CLASS, "--host", "10.0.0.10", "--port", "7077",
                      "--webui-port", "8080"]),
             ("run", [DAEMON, "status", "master"]),  # the process still runs
@@ -85,7 +88,7 @@ class LaunchTest(unittest.TestCase):
 
     def test_workers(self) -> None:
         for name, ip in ((WORKER0, "10.0.1.10"), (WORKER1, "10.0.1.11")):
-            self.assertEqual(actions(self.ctx, name), [*prepared(name), *CONFIGURED, start_worker(ip)])
+            self.assertEqual(actions(self.ctx, name), [*prepared(name, IMAGE_CHECK), *CONFIGURED, start_worker(ip)])
 
     def test_workers_start_once_the_master_is_alive_and_are_verified_after(self) -> None:
         entries = self.ctx.recorder.entries()
@@ -142,7 +145,8 @@ class ScaleUpTest(unittest.TestCase):
         ctx = make_cluster(spec, SPARK, targets=[WORKER2],
                            responses=master_reports("10.0.1.10", "10.0.1.11", "10.0.1.12"))
         run_operation(SPARK, "scale_up", ctx)
-        self.assertEqual(actions(ctx, WORKER2), [*prepared(WORKER2), *CONFIGURED, start_worker("10.0.1.12")])
+        self.assertEqual(actions(ctx, WORKER2),
+                         [*prepared(WORKER2, IMAGE_CHECK), *CONFIGURED, start_worker("10.0.1.12")])
         self.assertEqual(actions(ctx, MASTER), [*named(MASTER), ("write", WORKERS, 0o644), ("http", "GET", *STATUS)])
         self.assertEqual(actions(ctx, WORKER0), named(WORKER0))
         self.assertEqual(ctx.recorder.file(MASTER, WORKERS), "10.0.1.10\n10.0.1.11\n10.0.1.12\n")

@@ -107,6 +107,25 @@ class SpecRulesTest(unittest.TestCase):
             "count, mount_prefix, size, type)",
         ])
 
+    def test_network_lists_default_to_ssh_from_anywhere_and_no_other_access(self) -> None:
+        spec = load(SPARK_SPEC).spec
+        self.assertEqual((spec.ssh_cidrs, spec.access_cidrs), (["0.0.0.0/0"], []))
+        spec = load(SPARK_SPEC + "ssh_cidrs: [198.51.100.0/24]\naccess_cidrs: ['2001:db8::/32', 10.0.0.0/8]\n").spec
+        self.assertEqual((spec.ssh_cidrs, spec.access_cidrs), (["198.51.100.0/24"], ["2001:db8::/32", "10.0.0.0/8"]))
+
+    def test_a_bad_cidr_is_a_located_problem(self) -> None:
+        text = SPARK_SPEC + "ssh_cidrs: [10.0.0.1/8, 203.0.113.5]\naccess_cidrs: [10.0.0.0/33, 'fe80::/10', x]\n"
+        hint = "(an IPv4 or IPv6 network in CIDR notation, such as 203.0.113.0/24 or 2001:db8::/32)"
+        self.assertEqual(errors(text), [
+            f"spec.yaml:14: ssh_cidrs[0]: '10.0.0.1/8' has host bits set {hint}",
+            f"spec.yaml:14: ssh_cidrs[1]: '203.0.113.5' has no prefix length; 203.0.113.5/32 is that one "
+            f"address {hint}",
+            f"spec.yaml:15: access_cidrs[0]: '10.0.0.0/33' is not a valid network {hint}",
+            f"spec.yaml:15: access_cidrs[2]: 'x' is not a valid network {hint}",
+        ])
+        self.assertEqual(errors(SPARK_SPEC + "access_cidrs: 10.0.0.0/8\n"),
+                         ["spec.yaml:14: access_cidrs: must be a list, not string '10.0.0.0/8'"])
+
     def test_floating_ip_pool_null_opts_a_group_out(self) -> None:
         text = SPARK_SPEC.replace("network: private", "network: private\nfloating_ip_pool: public")
         text += "    floating_ip_pool: null\n"

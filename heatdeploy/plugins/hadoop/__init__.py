@@ -11,6 +11,7 @@ from heatdeploy import (
     Framework,
     Health,
     HealthCheck,
+    ImageRequirements,
     Instance,
     Problem,
     RemoteError,
@@ -38,6 +39,13 @@ class Hadoop(Framework):
         yield from at_least(spec, "datanode", int(replication), f"{REPLICATION} is {replication}")
         yield from at_least(spec, "nodemanager", 1)
 
+    def image_requirements(self, spec: ClusterSpec) -> ImageRequirements:
+        """The launchers the steps run under ``hadoop_home`` (hdfs, mapred, yarn), bash, and Java."""
+        home = self.config_value(spec, "hadoop_home")
+        launchers = sorted({launcher for launcher, _ in steps.DAEMONS.values()})
+        # Hadoop 3's launchers are bash scripts; hadoop-env.sh finds Java from JAVA_HOME or the PATH.
+        return ImageRequirements(commands=("bash",), paths=tuple(f"{home}/bin/{name}" for name in launchers),
+                                 java=True)
 
     def health_checks(self) -> Sequence[HealthCheck]:
         return [HealthCheck("hdfs-datanodes", datanodes_live),

@@ -10,6 +10,7 @@ from heatdeploy import (
     Framework,
     Health,
     HealthCheck,
+    ImageRequirements,
     Instance,
     JobEngine,
     Problem,
@@ -27,6 +28,14 @@ class Spark(Framework):
     def validate(self, spec: ClusterSpec) -> Iterator[Problem]:
         yield from exactly_one(spec, "master")
         yield from at_least(spec, "worker", 1)
+
+    def image_requirements(self, spec: ClusterSpec) -> ImageRequirements:
+        """Spark's launchers under ``spark_home``, the bash they run under, setsid for jobs, and Java."""
+        home = self.config_value(spec, "spark_home")
+        # spark-class runs the daemons (steps.DAEMON_SCRIPT), spark-submit runs jobs (jobs.SparkJobs);
+        # both are bash scripts that start java. setsid gives each job a process group to cancel.
+        return ImageRequirements(commands=("bash", "setsid"),
+                                 paths=(f"{home}/bin/spark-class", f"{home}/bin/spark-submit"), java=True)
 
     def launch_steps(self) -> Sequence[Step]:
         return [
