@@ -43,9 +43,11 @@ runcmd:
 def template(count: int) -> dict[str, Any]:
     member = {
         "heat_template_version": "2021-04-16",
-        "parameters": {"index": {"type": "string"}, "key": {"type": "string"}},
+        "parameters": {"index": {"type": "string"}, "key": {"type": "string"}, "sg": {"type": "string"}},
         "resources": {
-            "port": {"type": "OS::Neutron::Port", "properties": {"network": "private"}},
+            # `provider`: fixed addresses the controller reaches (no floating IP to wait for).
+            "port": {"type": "OS::Neutron::Port", "properties": {"network": "provider",
+                                                                 "security_groups": [{"get_param": "sg"}]}},
             "handle": {"type": "OS::Heat::WaitConditionHandle"},
             "wait": {"type": "OS::Heat::WaitCondition",
                      "properties": {"handle": {"get_resource": "handle"}, "timeout": 300}},
@@ -64,9 +66,12 @@ def template(count: int) -> dict[str, Any]:
     top = {
         "heat_template_version": "2021-04-16",
         "parameters": {"key": {"type": "string"}},
-        "resources": {"nodes": {"type": "OS::Heat::ResourceGroup", "properties": {
-            "count": count, "resource_def": {"type": "member.yaml", "properties": {
-                "index": "%index%", "key": {"get_param": "key"}}}}}},
+        "resources": {
+            "ssh": {"type": "OS::Neutron::SecurityGroup", "properties": {"rules": [
+                {"protocol": "tcp", "port_range_min": 22, "port_range_max": 22, "remote_ip_prefix": "0.0.0.0/0"}]}},
+            "nodes": {"type": "OS::Heat::ResourceGroup", "properties": {
+                "count": count, "resource_def": {"type": "member.yaml", "properties": {
+                    "index": "%index%", "key": {"get_param": "key"}, "sg": {"get_resource": "ssh"}}}}}},
         "outputs": {"nodes": {"value": {"get_attr": ["nodes", "node"]}}},
     }
     return {"template": top, "files": {"member.yaml": json.dumps(member)}}

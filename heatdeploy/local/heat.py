@@ -116,10 +116,10 @@ def start(state: State) -> int:
     env = _env()
     # The resource plugins find the state dir (instances, addresses) through this.
     env["HEATDEPLOY_LOCAL_DIR"] = str(state.root)
-    argv = [sys.executable, "-m", "heatdeploy.local.heat_server", str(_conf_path(state)),
+    argv = [sys.executable, "-m", "heatdeploy.local.heat_server", str(_conf_path(state)), state.host,
             str(state.ports["heat"])]
     return processes.start(argv, state.log("heat"), env=env, cwd=state.dir("heat"))
 
 
 def wait_ready(state: State, pid: int) -> None:
-    processes.wait_http("Heat", "127.0.0.1", state.ports["heat"], "/", pid, state.log("heat"))
+    processes.wait_http("Heat", state.host, state.ports["heat"], "/", pid, state.log("heat"))

@@ -41,7 +41,7 @@ def _exit_now(signum: int, frame: object) -> None:
 
 
 def main() -> None:
-    config_file, port = sys.argv[1], int(sys.argv[2])
+    config_file, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     signal.signal(signal.SIGTERM, _exit_now)
     signal.signal(signal.SIGINT, _exit_now)
     try:
@@ -58,9 +58,8 @@ def main() -> None:
         config.startup_sanity_check()
         engine.EngineService(cfg.CONF.host, rpc_api.ENGINE_TOPIC).start()
         app = config.load_paste_app("heat-api")
-        server = simple_server.make_server("127.0.0.1", port, app, server_class=_Server,
-                                           handler_class=_QuietHandler)
-        print(f"heat listening on 127.0.0.1:{port}", flush=True)
+        server = simple_server.make_server(host, port, app, server_class=_Server, handler_class=_QuietHandler)
+        print(f"heat listening on {host}:{port}", flush=True)
         server.serve_forever()
     except BaseException:  # noqa: BLE001 - any failure must end the whole process
         traceback.print_exc()

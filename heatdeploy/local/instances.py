@@ -1,6 +1,6 @@
 """Local instances: one OpenSSH server in its own namespaces per server.
 
-An instance is `unshare --mount --uts --pid --fork --mount-proc` running
+An instance is `unshare --mount --uts --pid --net --fork --mount-proc` running
 INIT_SCRIPT, which prepares the instance's view of the file system and then
 becomes sshd, the pid namespace's init. Killing it ends every process of the
 instance (whatever was started over SSH too).
@@ -8,6 +8,8 @@ instance (whatever was started over SSH too).
 What an instance sees (DIR/cloud/instances/<server id>/ = I):
 
 - hostname = the server name (its own UTS namespace)
+- a network of its own: eth0 (eth1...) with its ports' fixed addresses, routed
+  through the host (local.network); sshd listens on every address of it
 - /etc, /var, /opt, /home, /srv: copy-on-write overlays of the host's, upper
   layer in I/fs/upper; so /etc/hosts, /etc/hostname, /etc/ssh (its own host
   key), /var/lib/heatdeploy, /opt/heatdeploy and any write_files path there
@@ -33,8 +35,9 @@ import shutil
 import signal
 import subprocess
 from pathlib import Path
+from typing import Any
 
-from heatdeploy.local import processes, registry, volumes
+from heatdeploy.local import network, processes, registry, volumes
 from heatdeploy.ssh import keys
 
 OVERLAID = ("etc", "var", "opt", "home", "srv")
@@ -46,17 +49,24 @@ CLEAN_ENV = {
 }
 
 # $1 = instance dir, $2 = hostname, $3 = state dir,
-# $4 = Spark distribution to show at /opt/spark (empty: none).
+# $4 = Spark distribution to show at /opt/spark (empty: none),
+# $5 = 1 for a bare image: an empty /opt and no Java runtime.
 # Runs as the instance's pid 1.
 INIT_SCRIPT = r"""
 set -eu
-I="$1"; NAME="$2"; STATE="$3"; SPARK="$4"
+I="$1"; NAME="$2"; STATE="$3"; SPARK="$4"; BARE="$5"
 hostname "$NAME"
+mkdir -p "$I/fs/empty"
 for d in etc var opt home srv; do
   [ -d "/$d" ] || continue
+  lower="/$d"
+  if [ "$BARE" = 1 ] && [ "$d" = opt ]; then lower="$I/fs/empty"; SPARK=""; fi
   mount -t overlay "instance-$d" \
-    -o "lowerdir=/$d,upperdir=$I/fs/upper/$d,workdir=$I/fs/work/$d" "/$d"
+    -o "lowerdir=$lower,upperdir=$I/fs/upper/$d,workdir=$I/fs/work/$d" "/$d"
 done
+if [ "$BARE" = 1 ] && [ -d /usr/lib/jvm ]; then
+  mount -t tmpfs -o ro,size=1m,mode=0755 instance-no-java /usr/lib/jvm
+fi
 if [ -n "$SPARK" ] && [ -d "$SPARK" ]; then
   mkdir -p /opt/spark
   mount --bind "$SPARK" /opt/spark
@@ -95,11 +105,14 @@ mount --move /run/.m/tmp /tmp
 if [ -d "$STATE" ]; then mount -t tmpfs -o size=1m,mode=0700 instance-hidden "$STATE"; fi
 mount -o remount,bind,ro /
 # User data runs once per instance (not again when `up` restarts it), after
-# sshd listens (sshd writes its pid file after binding).
+# sshd listens (sshd writes its pid file after binding) and the host has
+# plugged in the instance's network.
 if [ ! -e /var/lib/cloud/instance/boot-finished ]; then
   (
     n=0
-    while [ ! -s /run/sshd.pid ] && [ $n -lt 2000 ]; do sleep 0.01; n=$((n+1)); done
+    while { [ ! -s /run/sshd.pid ] || [ ! -e /run/local/network-ready ]; } && [ $n -lt 2000 ]; do
+      sleep 0.01; n=$((n+1))
+    done
     cd /
     exec sh /run/local/user-data.sh
   ) > /var/log/cloud-init-output.log 2>&1 < /dev/null &
@@ -127,9 +140,10 @@ def generate_host_key() -> tuple[str, str]:
     return pair.private, pair.public
 
 
-def sshd_config(addresses: list[str]) -> str:
-    listen = "".join(f"ListenAddress {address}:22\n" for address in addresses)
-    return f"""{listen}HostKey /etc/ssh/ssh_host_ed25519_key
+def sshd_config() -> str:
+    # Every address of the instance's own network: its ports', whatever they become.
+    return """ListenAddress 0.0.0.0:22
+HostKey /etc/ssh/ssh_host_ed25519_key
 PidFile /run/sshd.pid
 AuthorizedKeysFile /root/.ssh/authorized_keys
 PermitRootLogin prohibit-password
@@ -183,7 +197,7 @@ def prepare(server_id: str, name: str, addresses: list[str], authorized_keys: li
     local = idir / "local"
     local.mkdir(exist_ok=True)
     local.chmod(0o700)
-    (local / "sshd_config").write_text(sshd_config(addresses))
+    (local / "sshd_config").write_text(sshd_config())
     # The boot script may hold tokens (wait condition signals): owner-only.
     _private_write(local / "user-data.sh", boot_script, 0o700)
     return public
@@ -195,16 +209,29 @@ def ensure_host_mount_points() -> None:
         os.makedirs(point, exist_ok=True)
 
 
-def start(server_id: str, name: str) -> int:
-    """Start the instance; returns the pid (and process group) of its unshare."""
+def start(server_id: str, name: str, ports: list[dict[str, Any]], image: str = "local") -> int:
+    """Start the instance of ``image`` and plug in its ports; returns the pid (and process group) of its unshare."""
     ensure_host_mount_points()
     idir = instance_dir(server_id)
-    argv = ["unshare", "--mount", "--uts", "--pid", "--fork", "--mount-proc", "--kill-child",
+    (idir / "local" / "network-ready").unlink(missing_ok=True)
+    argv = ["unshare", "--mount", "--uts", "--pid", "--net", "--fork", "--mount-proc", "--kill-child",
             "--", "/bin/sh", "-c", INIT_SCRIPT, "instance-init", str(idir), name,
-            str(registry.root().parent), spark_distribution()]
+            str(registry.root().parent), spark_distribution(), "1" if image in registry.BARE_IMAGES else "0"]
     pid = processes.start(argv, idir / "console.log", env=CLEAN_ENV, cwd=Path("/"))
     (idir / "pid").write_text(str(pid))
+    processes.wait_until(lambda: init_pid(pid) is not None or not processes.alive(pid), 10.0, interval=0.005,
+                         what=f"instance {server_id} to start")
+    child = init_pid(pid)
+    if child is None:
+        raise RuntimeError(f"instance {server_id} did not start: {_console_tail(server_id)}")
+    network.plumb(registry.octet(), child, ports)
+    (idir / "local" / "network-ready").touch()
     return pid
+
+
+def _console_tail(server_id: str) -> str:
+    console = instance_dir(server_id) / "console.log"
+    return console.read_text()[-500:] if console.exists() else ""
 
 
 def recorded_pid(server_id: str) -> int | None:
@@ -239,8 +266,11 @@ def running(server_id: str) -> bool:
     return processes.alive(pid) and init_pid(pid) is not None
 
 
-def listening(addresses: list[str]) -> bool:
-    return all(processes.port_open(address, 22) for address in addresses)
+def listening(server_id: str) -> bool:
+    """Whether the instance's sshd listens (read from the host: its fixed addresses may be unreachable)."""
+    pid = recorded_pid(server_id)
+    child = init_pid(pid) if pid else None
+    return child is not None and network.listening(child)
 
 
 def kill(server_id: str) -> None:
@@ -272,16 +302,6 @@ def gone(server_id: str) -> bool:
 
 def remove(server_id: str) -> None:
     shutil.rmtree(instance_dir(server_id), ignore_errors=True)
-
-
-def set_addresses(server_id: str, addresses: list[str]) -> None:
-    """Change what sshd listens on (floating IPs) and make it re-read its config."""
-    idir = instance_dir(server_id)
-    (idir / "local" / "sshd_config").write_text(sshd_config(addresses))
-    pid = recorded_pid(server_id)
-    child = init_pid(pid) if pid else None
-    if child:
-        os.kill(child, signal.SIGHUP)  # sshd re-executes itself, keeping pid 1
 
 
 def nsenter(server_id: str, script: str, *args: str) -> None:
@@ -342,11 +362,11 @@ def restart_stopped() -> list[str]:
         server_id = server["id"]
         if not instance_dir(server_id).is_dir() or running(server_id):
             continue
-        start(server_id, server.get("hostname") or server["name"])
+        ports = [p for p in (registry.load("ports", i) for i in server.get("ports", [])) if p]
+        start(server_id, server.get("hostname") or server["name"], ports, server.get("image", "local"))
         restarted.append(server_id)
     for server_id in restarted:
-        addresses: list[str] = registry.load("servers", server_id)["addresses"]  # type: ignore[index]
-        processes.wait_until(functools.partial(listening, addresses), 30.0,
+        processes.wait_until(functools.partial(listening, server_id), 30.0,
                              what=f"instance {server_id} listening")
         for attachment in registry.all_of("volume_attachments"):
             if attachment.get("server_id") == server_id:

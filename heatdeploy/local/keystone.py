@@ -10,7 +10,7 @@ Identity layout made by `up`:
   trustor's project, the trust carries the delegated roles)
 - domain `heat` with user `heat_domain_admin` (admin on that domain): Heat's
   stack user domain, where wait condition handles get their users
-- catalog: identity, orchestration, object-store on 127.0.0.1
+- catalog: identity, orchestration, object-store on the cloud's gateway address
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def start(state: State) -> int:
     env = dict(os.environ, OS_KEYSTONE_CONFIG_FILES=str(_conf_path(state)),
                PYTHONPATH=str(PROJECT_ROOT))
     argv = [sys.executable, "-m", "gunicorn", "--no-control-socket",
-            "--bind", f"127.0.0.1:{state.ports['keystone']}", "--workers", "1",
+            "--bind", f"{state.host}:{state.ports['keystone']}", "--workers", "1",
             "--worker-class", "gthread", "--threads", "16", "--timeout", "120",
             "--graceful-timeout", "2",
             "--chdir", str(state.dir("keystone")), "--name", "heatdeploy-keystone",
@@ -115,7 +115,7 @@ def start(state: State) -> int:
 
 
 def wait_ready(state: State, pid: int) -> None:
-    processes.wait_http("Keystone", "127.0.0.1", state.ports["keystone"], "/v3", pid,
+    processes.wait_http("Keystone", state.host, state.ports["keystone"], "/v3", pid,
                         state.log("keystone"))
 
 
@@ -160,6 +160,7 @@ def setup_identities(state: State, passwords: dict[str, str]) -> None:
     domain_admin = _user(ks, "heat_domain_admin", passwords["heat_domain_admin"],
                          domain=heat_domain.id)
     ks.roles.grant(roles["admin"], user=domain_admin, domain=heat_domain)
+    _endpoint(ks, "keystone", "identity", state.url("keystone", "/v3"))
     _endpoint(ks, "heat", "orchestration",
               state.url("heat", "/v1/%(tenant_id)s"))
     _endpoint(ks, "swift", "object-store",

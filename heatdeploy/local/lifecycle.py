@@ -14,7 +14,18 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from heatdeploy.local import clouds, heat, instances, keystone, postgres, processes, registry, swift, volumes
+from heatdeploy.local import (
+    clouds,
+    heat,
+    instances,
+    keystone,
+    network,
+    postgres,
+    processes,
+    registry,
+    swift,
+    volumes,
+)
 from heatdeploy.local.state import SERVICES, State, load_secrets
 
 # URL path each HTTP service answers when healthy (below 500 counts).
@@ -50,13 +61,13 @@ def service_status(state: State) -> list[ServiceStatus]:
         healthy, detail = False, "not running"
         if running and port:
             if name == "postgres":
-                healthy = processes.port_open("127.0.0.1", port)
+                healthy = processes.port_open(state.address(name), port)
                 detail = "accepting connections" if healthy else "not accepting connections"
             else:
-                code = processes.http_status("127.0.0.1", port, HEALTH[name])
+                code = processes.http_status(state.address(name), port, HEALTH[name])
                 healthy = code is not None and code < 500
                 detail = f"HTTP {code}" if code else "no answer"
-        result.append(ServiceStatus(name, f"127.0.0.1:{port}" if port else "", pid, running,
+        result.append(ServiceStatus(name, f"{state.address(name)}:{port}" if port else "", pid, running,
                                     healthy, detail))
     return result
 
@@ -77,7 +88,7 @@ def preflight() -> None:
     """Fail early and clearly when the machine cannot run the local cloud."""
     if os.geteuid() != 0:
         raise RuntimeError("the local cloud needs root (namespaces and mounts of local instances)")
-    missing = [tool for tool in ("/usr/sbin/sshd", "unshare", "nsenter", "curl")
+    missing = [tool for tool in ("/usr/sbin/sshd", "unshare", "nsenter", "curl", "ip", "nft", "losetup")
                if shutil.which(tool) is None]
     if not glob.glob("/usr/lib/postgresql/*/bin/postgres"):
         missing.append("postgres")
@@ -107,6 +118,10 @@ def up(root: Path, token_expiration: int | None = None,
         _stop_services(state)
     state.token_expiration = wanted
     _allocate_ports(state)
+    chosen = network.claim(state)
+    # A state dir made before networks existed has its catalog on 127.0.0.1: registered again below.
+    renumbered = state.bootstrapped and chosen != state.network
+    state.network = chosen
     state.save()
     passwords = load_secrets(root)
     started = time.monotonic()
@@ -119,7 +134,7 @@ def up(root: Path, token_expiration: int | None = None,
 
     try:
         with concurrent.futures.ThreadPoolExecutor(3) as pool:
-            futures = [pool.submit(_up_identity, state, passwords, record),
+            futures = [pool.submit(_up_identity, state, passwords, record, renumbered),
                        pool.submit(_up_orchestration, state, passwords, record),
                        pool.submit(_up_storage, state, passwords, record)]
             for future in futures:
@@ -131,6 +146,7 @@ def up(root: Path, token_expiration: int | None = None,
     state.save()
     with registry.using(root):
         restarted = instances.restart_stopped()
+        network.sync(state.network)
     if restarted:
         log(f"{len(restarted)} local instance(s) of existing servers started again")
     path = clouds.write(state, passwords)
@@ -153,14 +169,14 @@ def _restart_keystone(state: State, token_expiration: int) -> None:
 
 
 def _up_identity(state: State, passwords: dict[str, str],
-                 record: Callable[[str, int], None]) -> None:
+                 record: Callable[[str, int], None], renumbered: bool) -> None:
     keystone.write_config(state)
     if not state.bootstrapped:
         keystone.bootstrap(state, passwords["admin"])
     pid = keystone.start(state)
     record("keystone", pid)
     keystone.wait_ready(state, pid)
-    if not state.bootstrapped:
+    if not state.bootstrapped or renumbered:
         keystone.setup_identities(state, passwords)
 
 
@@ -211,6 +227,8 @@ def _stop_services(state: State) -> None:
     processes.stop_group(state.pids.get("heat"))
     _stop_instances(state.root)  # anything Heat started meanwhile
     volumes.detach_all(state.root)  # instances gone, so nothing holds them: like powered-off disks
+    if state.network:
+        network.remove(state.network)  # the ports' veths went with the instances' namespaces
     with concurrent.futures.ThreadPoolExecutor(len(order)) as pool:
         list(pool.map(lambda name: processes.stop_group(
             state.pids.get(name), sig=STOP_SIGNAL.get(name, signal.SIGTERM)), order))
@@ -227,6 +245,8 @@ def down(root: Path, purge: bool = False, log: Callable[[str], None] = print) ->
             processes.kill(pid)
         log(f"local cloud stopped (state dir {root})")
     if purge:
+        if state.network:
+            network.release(state)
         shutil.rmtree(root, ignore_errors=True)
         if "keystone" in state.ports:
             clouds.remove(state.url("keystone", "/v3"))

@@ -8,6 +8,7 @@ engine's threads without a lock. Flavors, images and networks are fixed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import json
 import os
@@ -16,8 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from heatdeploy.local.processes import port_open
-from heatdeploy.local.state import default_dir, write_json
+from heatdeploy.local.state import State, default_dir, write_json
 
 # name: vcpus, ram (MiB), disk (GB). Nothing is enforced locally.
 FLAVORS: dict[str, dict[str, int]] = {
@@ -27,14 +27,15 @@ FLAVORS: dict[str, dict[str, int]] = {
     "m1.large": {"vcpus": 4, "ram": 8192, "disk": 80},
     "m1.xlarge": {"vcpus": 8, "ram": 16384, "disk": 160},
 }
-# Every image is the host's own system seen through the instance's namespaces.
-IMAGES = ("local", "debian-local")
+# Every image is the host's own system seen through the instance's namespaces: `local` and
+# `debian-local` with Spark at /opt/spark and a Java runtime, `debian-bare` with neither (an empty /opt).
+IMAGES = ("local", "debian-local", "debian-bare")
+BARE_IMAGES = ("debian-bare",)
 FIXED_NETWORK = "private"
+PROVIDER_NETWORK = "provider"
+"""Like ``private``, but its fixed addresses are reachable from the controller (see local.network)."""
 FLOATING_NETWORK = "public"
-NETWORKS: dict[str, ipaddress.IPv4Network] = {
-    FIXED_NETWORK: ipaddress.IPv4Network("127.42.0.0/16"),
-    FLOATING_NETWORK: ipaddress.IPv4Network("127.43.0.0/16"),
-}
+FIXED_NETWORKS = (FIXED_NETWORK, PROVIDER_NETWORK)
 AVAILABILITY_ZONE = "nova"
 
 
@@ -122,26 +123,42 @@ def check_image(name: str) -> None:
 
 
 def check_network(name: str, external: bool = False) -> None:
-    expected = FLOATING_NETWORK if external else FIXED_NETWORK
-    if name != expected:
+    if name not in ((FLOATING_NETWORK,) if external else FIXED_NETWORKS):
         raise NotFound(f"Network {name} could not be found.")
 
 
+@functools.cache
+def _octet(root_dir: Path) -> int:
+    octet = State.load(root_dir.parent).network
+    if not octet:
+        raise NotFound("The local cloud has no network yet: run `heatdeploy local up`.")
+    return octet
+
+
+def octet() -> int:
+    """Second octet of this cloud's fixed subnet (local.network)."""
+    return _octet(root())
+
+
+def subnet(network: str) -> ipaddress.IPv4Network:
+    """Fixed networks share 127.N.0.0/16; floating IPs come from 127.(N+1).0.0/16."""
+    n = octet() + (1 if network == FLOATING_NETWORK else 0)
+    return ipaddress.IPv4Network(f"127.{n}.0.0/16")
+
+
 def claim_address(network: str, owner: str) -> str:
-    """First free address of the network, claimed for owner."""
+    """First free address of the network, claimed for owner (.1 to .9 stay free: .1 is the gateway)."""
     folder = root() / "addresses"
     folder.mkdir(parents=True, exist_ok=True)
-    for host in NETWORKS[network].hosts():
+    for host in subnet(network).hosts():
         if host.packed[2] == 0 and host.packed[3] < 10:
-            continue  # keep 127.4x.0.1-9 free for the gateway-like uses people expect
+            continue
         try:
             fd = os.open(folder / str(host), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             continue
         with os.fdopen(fd, "w") as f:
             f.write(owner)
-        if port_open(str(host), 22):
-            continue  # taken by another local cloud (another state dir): keep it claimed
         return str(host)
     raise NotFound(f"No more IP addresses available on network {network}.")
 

@@ -27,6 +27,8 @@ from heatdeploy.user_dirs import xdg_home
 ENV_DIR = "HEATDEPLOY_LOCAL_DIR"
 SERVICES = ("postgres", "keystone", "swift-account", "swift-container", "swift-object",
             "swift-proxy", "heat")
+PUBLIC_SERVICES = ("keystone", "heat", "swift-proxy")
+"""Listen on the cloud's gateway address (instances call them); the others on 127.0.0.1."""
 PASSWORD_NAMES = ("admin", "demo", "heat", "heatdeploy", "swift", "heat_domain_admin",
                   "postgres_heat", "swift_hash")
 
@@ -59,6 +61,8 @@ class State:
     pids: dict[str, int] = field(default_factory=dict)
     token_expiration: int = 3600
     bootstrapped: bool = False
+    network: int = 0
+    """Second octet of the cloud's fixed subnet 127.N.0.0/16 (0: not chosen yet; see local.network)."""
 
     @property
     def path(self) -> Path:
@@ -73,12 +77,14 @@ class State:
             state.pids = data.get("pids", {})
             state.token_expiration = data.get("token_expiration", 3600)
             state.bootstrapped = data.get("bootstrapped", False)
+            state.network = data.get("network", 0)
         return state
 
     def save(self) -> None:
         write_json(self.path, {
             "ports": self.ports, "pids": self.pids,
             "token_expiration": self.token_expiration, "bootstrapped": self.bootstrapped,
+            "network": self.network,
         })
 
     def dir(self, name: str) -> Path:
@@ -89,8 +95,18 @@ class State:
     def log(self, service: str) -> Path:
         return self.dir("logs") / f"{service}.log"
 
+    @property
+    def host(self) -> str:
+        """Where the public services listen: the gateway of the cloud's network, which
+        instances reach too (127.0.0.1 before a network is chosen)."""
+        return f"127.{self.network}.0.1" if self.network else "127.0.0.1"
+
+    def address(self, service: str) -> str:
+        """The address ``service`` listens on."""
+        return self.host if service in PUBLIC_SERVICES else "127.0.0.1"
+
     def url(self, service: str, path: str = "") -> str:
-        return f"http://127.0.0.1:{self.ports[service]}{path}"
+        return f"http://{self.host}:{self.ports[service]}{path}"
 
 
 def load_secrets(root: Path) -> dict[str, str]:

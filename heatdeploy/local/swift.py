@@ -69,13 +69,13 @@ default = yes
 swift_dir = {sdir}
 devices = {sdir / 'devices'}
 mount_check = false
-bind_ip = 127.0.0.1
 workers = 0
 log_level = INFO
 """
     for kind in SERVERS:
         (sdir / f"{kind}-server.conf").write_text(f"""\
-{common}bind_port = {state.ports[f'swift-{kind}']}
+{common}bind_ip = 127.0.0.1
+bind_port = {state.ports[f'swift-{kind}']}
 
 [pipeline:main]
 pipeline = {kind}-server
@@ -84,8 +84,10 @@ pipeline = {kind}-server
 use = egg:swift#{kind}
 """)
     keystone = state.url("keystone", "/v3")
+    # The proxy is public: on the gateway, where instances reach it (temp URLs).
     write_private(sdir / "proxy-server.conf", f"""\
-{common}bind_port = {state.ports['swift-proxy']}
+{common}bind_ip = {state.address('swift-proxy')}
+bind_port = {state.ports['swift-proxy']}
 
 [pipeline:main]
 {_PIPELINE}
@@ -156,5 +158,6 @@ def start(state: State, kind: str) -> int:
 
 def wait_ready(state: State, kind: str, pid: int) -> None:
     path = "/healthcheck" if kind == "proxy" else "/recon/"
-    processes.wait_http(f"Swift {kind} server", "127.0.0.1", state.ports[f"swift-{kind}"], path,
+    service = f"swift-{kind}"
+    processes.wait_http(f"Swift {kind} server", state.address(service), state.ports[service], path,
                         pid, state.log(f"swift-{kind}"))

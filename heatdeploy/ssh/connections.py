@@ -218,6 +218,14 @@ class SSHRemote:
         self.client.close()
 
 
+def _fixed_hint(instance: Instance, address: str, gateway: Instance | None) -> str:
+    """Why a fixed address may be out of reach: on a private network only floating IPs and gateways are routed."""
+    if gateway is not None or address != instance.fixed_ip:
+        return ""
+    way = "its floating IP " + instance.floating_ip if instance.floating_ip else "a floating IP or a proxy gateway"
+    return f" ({address} is its fixed address, routable only from inside its network: reach it through {way})"
+
+
 class _ChannelHTTPConnection(http.client.HTTPConnection):
     """An HTTP connection over an already open SSH channel."""
 
@@ -329,7 +337,8 @@ class Connections:
                 # Connection set-up is safe to retry: a busy sshd resets new connections (MaxStartups).
                 if attempt == self.config.connect_attempts:
                     raise RemoteError(instance.name, f"cannot reach {address}:{self.config.port} over SSH "
-                                      f"after {attempt} attempts: {exc}") from None
+                                      f"after {attempt} attempts: {exc}{_fixed_hint(instance, address, gateway)}") \
+                        from None
                 time.sleep(delay)
                 delay *= 2
         raise AssertionError("unreachable")

@@ -23,7 +23,7 @@ from heatdeploy.plugin.manager import Plugins, hookimpl, plugins_from
 from heatdeploy.plugin.steps import DeadlineExceeded, Step, StepContext
 from heatdeploy.plugin.validation import checks
 from heatdeploy.spec.model import Checks, ClusterSpec, LoadedSpec, parse_spec
-from heatdeploy.steps.common import common_steps
+from heatdeploy.steps.common import with_common_steps
 from heatdeploy.steps.orchestrator import run_steps
 from heatdeploy.testing.remotes import Recorder, RecordingRemote, Responses
 
@@ -107,12 +107,13 @@ def _pick(by_name: Mapping[str, Instance], names: Iterable[str]) -> list[Instanc
 
 
 def operation_steps(framework: Framework, operation: Operation) -> list[Step]:
-    """heatdeploy's common steps followed by ``framework``'s for ``operation``.
+    """heatdeploy's common steps followed by ``framework``'s for ``operation``, as a real run orders them.
 
     The common steps prepare new instances, so they are part of launch and
     scale-up only; a decommission acts on instances that are already set up.
+    Every framework step follows the image check, as in a real run.
     """
-    return [*common_steps(operation), *framework.steps(operation)]
+    return with_common_steps(operation, framework.steps(operation))
 
 
 def run_operation(framework: Framework, operation: Operation, ctx: StepContext, max_workers: int = 32) -> None:
@@ -127,22 +128,26 @@ BARE = Framework(name="bare", title="Bare instances", versions=("1",), processes
 """A framework with no steps of its own, for trying steps and remotes on plain instances of a real cloud."""
 
 
-def bare_cluster(name: str, count: int = 1, *, volumes: int = 0) -> tuple[Plugins, LoadedSpec]:
-    """Plugins with :data:`BARE` registered, and a spec of ``count`` bare local instances called ``name``,
-    each with ``volumes`` 1 GB volumes mounted at /volumes/disk1...N."""
-    plugin = SimpleNamespace(heatdeploy_register_frameworks=hookimpl(lambda register: register(BARE)))
-    plugins = plugins_from({"bare": plugin})
+def bare_cluster(name: str, count: int = 1, *, volumes: int = 0, framework: Framework = BARE,
+                 access_cidrs: Iterable[str] = ()) -> tuple[Plugins, LoadedSpec]:
+    """Plugins with ``framework`` (default :data:`BARE`) registered, and a spec of ``count`` local instances
+    called ``name`` running its first process, each with ``volumes`` 1 GB volumes mounted at
+    /volumes/disk1...N and floating IPs; ``access_cidrs`` opens the framework's ports to those networks."""
+    plugin = SimpleNamespace(heatdeploy_register_frameworks=hookimpl(lambda register: register(framework)))
+    plugins = plugins_from({framework.name: plugin})
     text = textwrap.dedent(f"""\
         name: {json.dumps(name)}
-        plugin: bare
-        version: "1"
+        plugin: {json.dumps(framework.name)}
+        version: {json.dumps(framework.versions[0])}
         image: local
         flavor: m1.small
         network: private
+        floating_ip_pool: public
+        access_cidrs: {json.dumps(list(access_cidrs))}
         node_groups:
           - name: node
             count: {count:d}
-            processes: [node]
+            processes: [{json.dumps(next(iter(framework.processes)))}]
         """)
     if volumes:
         text += f"    volumes: {{count: {volumes:d}, size: 1}}\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
 
 import paramiko
@@ -33,7 +34,10 @@ def _create(heat, count: int, key: str, flavor: str = "m1.small") -> str:  # typ
 def _check_nodes(nodes: list[dict], client_key: paramiko.PKey) -> None:  # type: ignore[type-arg]
     for node in nodes:
         host_key = host_key_from_wait_data(node["host_key"])
-        for address in (node["address"], node["floating"]):
+        # On network `private` the controller reaches an instance only through its floating IP.
+        with pytest.raises(OSError, match="No route to host"):
+            socket.create_connection((node["address"], 22), timeout=5)
+        for address in (node["floating"],):
             with ssh_pinned(address, host_key, client_key) as client:
                 assert run(client, "hostname").strip() == node["name"]
                 assert run(client, "cat /etc/heatdeploy/node.conf") == "configured\n"
@@ -62,7 +66,7 @@ def test_stack_of_two_servers_create_update_delete(local_cloud: LocalCloud, ssh_
 
         # An unknown host key is refused: nothing is trusted blindly.
         with pytest.raises(paramiko.SSHException):
-            ssh_pinned(nodes[0]["address"], None, client_key)
+            ssh_pinned(nodes[0]["floating"], None, client_key)
 
         body = node_template(3)
         heat.stacks.update(stack_id, template=body["template"], files=body["files"],
@@ -105,7 +109,7 @@ def test_stack_created_with_a_trust_scoped_token(local_cloud: LocalCloud, ssh_ke
         stack = wait_stack(heat, stack_id)
         assert stack.stack_status == "CREATE_COMPLETE", stack.stack_status_reason
         node = outputs(stack)["nodes"][0]
-        with ssh_pinned(node["address"], host_key_from_wait_data(node["host_key"]),
+        with ssh_pinned(node["floating"], host_key_from_wait_data(node["host_key"]),
                         client_key) as client:
             assert run(client, "hostname").strip() == "node-0"
     finally:

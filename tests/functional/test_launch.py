@@ -145,14 +145,19 @@ def test_unknown_flavor_fails_clearly_and_deletes(local_cloud: LocalCloud, tmp_p
     assert not instance_pids(local_cloud, "ft-flavor-")
 
 
-def test_failing_step_names_the_instance(local_cloud: LocalCloud, tmp_path: Path, cleanup: list[str]) -> None:
+def test_an_image_without_the_framework_fails_the_image_check_naming_each_instance(
+        local_cloud: LocalCloud, tmp_path: Path, cleanup: list[str]) -> None:
     spec = write_spec(tmp_path, "ft-step", configs={"spark_home": "/nonexistent/spark"})
     cleanup.append("ft-step")
     status, lines, _ = heatdeploy("launch", str(spec), "--os-cloud", CLOUD, check=False)
     assert status == 1
-    failed = [line for line in lines if line["event"] == "instance_failed"]
-    assert failed and failed[0]["instance"] == "ft-step-master-0", lines
-    assert "spark-start-master" in result_of(lines)["message"]
+    failed = {line["instance"]: line for line in lines if line["event"] == "instance_failed"}
+    assert sorted(failed) == ["ft-step-master-0", "ft-step-worker-0", "ft-step-worker-1"], lines
+    assert {line["step"] for line in failed.values()} == {"image"}
+    message = result_of(lines)["message"]
+    assert "lacks what spark 4.0 needs: /nonexistent/spark/bin/spark-class" in message, message
+    started = [line["step"] for line in lines if line["event"] == "step_started"]
+    assert "ssh" in started and not [s for s in started if s.startswith("spark-")], started
     heatdeploy("delete", "ft-step", "--os-cloud", CLOUD)
     cleanup.clear()
     assert not instance_pids(local_cloud, "ft-step-")
@@ -235,8 +240,8 @@ def test_proxy_gateway_plan_and_an_instance_refusing_ssh(local_cloud: LocalCloud
     relay = f"{sys.executable} {Path(__file__).parent / 'relay.py'} {{host}} {{port}} {relay_log}"
     _, lines, _ = heatdeploy("status", "ft-gw", "--os-cloud", CLOUD, "--proxy-command", relay)
     assert result_of(lines)["health"]["status"] == "green"
-    master_ip = instances["ft-gw-master-0"]["fixed_ip"]
-    # Only the gateway is reached through the proxy command; the worker through the gateway.
+    master_ip = instances["ft-gw-master-0"]["floating_ip"]
+    # Only the gateway is reached through the proxy command (at its floating IP); the worker through the gateway.
     assert set(relay_log.read_text().split()) == {f"{master_ip}:22"}
 
     spec["node_groups"][1]["count"] = 2

@@ -14,7 +14,7 @@ from typing import Any
 from heat.common import exception
 from heat.engine import attributes, constraints, properties, resource
 
-from heatdeploy.local import cloudconfig, instances, processes, registry, volumes
+from heatdeploy.local import cloudconfig, instances, network, processes, registry, volumes
 
 S = properties.Schema
 A = attributes.Schema
@@ -26,6 +26,11 @@ _INLINE_WAIT = 1.0  # seconds a check_*_complete may wait for a local process
 
 def _fail(message: str) -> exception.Error:
     return exception.Error(message)
+
+
+def _sync_network() -> None:
+    """Bring the cloud's nftables table (NAT, security groups) in line with the records just changed."""
+    network.sync(registry.octet())
 
 
 class _Local(resource.Resource):
@@ -52,7 +57,7 @@ class _Local(resource.Resource):
 
 
 class LocalSecurityGroup(_Local):
-    """A security group: recorded, not enforced (every loopback port is open)."""
+    """A security group, enforced on every port that has it (ingress, IPv4; see local.network)."""
 
     kind = "security_groups"
     rule_schema = {
@@ -80,9 +85,19 @@ class LocalSecurityGroup(_Local):
         registry.save(self.kind, sg_id, {
             "id": sg_id, "name": self.properties["name"] or self.physical_resource_name(),
             "description": self.properties["description"] or "",
-            "rules": self.properties["rules"] or [], "enforced": False,
+            "rules": self.properties["rules"] or [], "enforced": True,
         })
         self.resource_id_set(sg_id)
+        _sync_network()
+
+    def handle_update(self, json_snippet: Any, tmpl_diff: Any, prop_diff: dict[str, Any]) -> None:
+        super().handle_update(json_snippet, tmpl_diff, prop_diff)
+        _sync_network()
+
+    def handle_delete(self) -> str | None:
+        super().handle_delete()
+        _sync_network()
+        return None
 
 
 class LocalServerGroup(_Local):
@@ -157,19 +172,23 @@ class LocalPort(_Local):
     }
 
     def handle_create(self) -> None:
+        groups = self.properties["security_groups"]
         record = _new_port(self.properties["network"],
                            self.properties["name"] or self.physical_resource_name(),
-                           "heat", _security_group_ids(self.properties["security_groups"]))
+                           "heat", _security_group_ids(["default"] if groups is None else groups))
         self.resource_id_set(record["id"])
+        _sync_network()
 
     def handle_update(self, json_snippet: Any, tmpl_diff: Any, prop_diff: dict[str, Any]) -> None:
         if "security_groups" in prop_diff:
-            prop_diff["security_groups"] = _security_group_ids(prop_diff["security_groups"])
+            prop_diff["security_groups"] = _security_group_ids(prop_diff["security_groups"] or ["default"])
         super().handle_update(json_snippet, tmpl_diff, prop_diff)
+        _sync_network()
 
     def handle_delete(self) -> None:
         if self.resource_id:
             _delete_port(self.resource_id)
+            _sync_network()
 
     def _resolve_attribute(self, name: str) -> Any:
         record = self.record()
@@ -187,23 +206,8 @@ def _floating_addresses(port_ids: list[str]) -> list[str]:
             if fip.get("port_id") in port_ids]
 
 
-def _server_of_port(port_id: str) -> dict[str, Any] | None:
-    port = registry.load("ports", port_id)
-    return registry.load("servers", port["device_id"]) if port and port.get("device_id") else None
-
-
-def _refresh_listen_addresses(server: dict[str, Any]) -> list[str]:
-    """Make the server's sshd listen on its fixed and floating addresses."""
-    addresses = server["fixed_addresses"] + _floating_addresses(server["ports"])
-    server["addresses"] = addresses
-    registry.save("servers", server["id"], server)
-    if instances.running(server["id"]):
-        instances.set_addresses(server["id"], addresses)
-    return addresses
-
-
 class LocalFloatingIP(_Local):
-    """A floating IP: a second loopback address (127.43.0.0/16) of the same sshd."""
+    """A floating IP: an address of the public subnet NATed to its port's fixed address."""
 
     kind = "floating_ips"
     properties_schema = {
@@ -220,46 +224,35 @@ class LocalFloatingIP(_Local):
         "floating_network_id": A("Its network.", type=A.STRING),
     }
 
-    def handle_create(self) -> str | None:
+    def handle_create(self) -> None:
         registry.check_network(self.properties["floating_network"], external=True)
         fip_id = registry.new_id()
         address = registry.claim_address(registry.FLOATING_NETWORK, fip_id)
         registry.save(self.kind, fip_id, {"id": fip_id, "address": address, "port_id": None,
                                           "network": self.properties["floating_network"]})
         self.resource_id_set(fip_id)
-        return self._associate(self.properties["port_id"])
+        self._associate(self.properties["port_id"])
 
-    def _associate(self, port_id: str | None) -> str | None:
-        """Point the floating IP at port_id; returns the address to wait for."""
-        with _ASSOCIATION:
-            record = self.record()
-            assert record is not None
-            old_port = record.get("port_id")
-            if port_id and registry.load("ports", port_id) is None:
-                raise _fail(f"Port {port_id} could not be found.")
-            record["port_id"] = port_id
-            registry.save(self.kind, self.resource_id, record)
-            for affected in {old_port, port_id} - {None}:
-                server = _server_of_port(affected)  # type: ignore[arg-type]
-                if server:
-                    _refresh_listen_addresses(server)
-            server = _server_of_port(port_id) if port_id else None
-            return record["address"] if server else None
-
-    def check_create_complete(self, address: str | None) -> bool:
-        return address is None or processes.wait_until(
-            lambda: instances.listening([address]), _INLINE_WAIT, interval=0.01,
-            raise_on_timeout=False)
+    def _associate(self, port_id: str | None) -> None:
+        """Point the floating IP at port_id (NAT on the host, as Neutron's L3 agent does)."""
+        record = self.record()
+        assert record is not None
+        if port_id and registry.load("ports", port_id) is None:
+            raise _fail(f"Port {port_id} could not be found.")
+        record["port_id"] = port_id
+        registry.save(self.kind, self.resource_id, record)
+        _sync_network()
 
     def handle_update(self, json_snippet: Any, tmpl_diff: Any, prop_diff: dict[str, Any]) -> None:
         if "port_id" in prop_diff:
             self._associate(prop_diff["port_id"])
 
     def handle_delete(self) -> None:
-        if self.resource_id and self.record():
-            self._associate(None)
-            registry.release_address(self.record()["address"])  # type: ignore[index]
+        record = self.record()
+        if self.resource_id and record:
             registry.delete(self.kind, self.resource_id)
+            registry.release_address(record["address"])
+            _sync_network()
 
     def _resolve_attribute(self, name: str) -> Any:
         record = self.record()
@@ -325,8 +318,8 @@ class LocalServer(_Local):
                 if port is None:
                     raise _fail(f"Port {net['port']} could not be found.")
             else:
-                port = _new_port(net.get("network") or registry.FIXED_NETWORK,
-                                 f"{server_id}-port", server_id, [])
+                port = _new_port(net.get("network") or registry.FIXED_NETWORK, f"{server_id}-port", server_id,
+                                 _security_group_ids(self.properties["security_groups"] or ["default"]))
             ports.append(port)
         return ports
 
@@ -369,7 +362,8 @@ class LocalServer(_Local):
                 server_id, hostname, server["addresses"],
                 boot.authorized_keys + _authorized_keys(self.properties["key_name"]), boot.script)
             registry.save(self.kind, server_id, server)
-            instances.start(server_id, hostname)
+        _sync_network()
+        instances.start(server_id, hostname, ports, self.properties["image"])
         return server["addresses"]
 
     def check_create_complete(self, addresses: list[str]) -> bool:
@@ -379,7 +373,7 @@ class LocalServer(_Local):
             raise _fail(f"Server {self.resource_id} failed to start: {tail}")
         # Heat polls check_* once per second: waiting briefly here (sshd listens
         # ~70 ms after start) saves a whole poll round per server.
-        if not processes.wait_until(lambda: instances.listening(addresses), _INLINE_WAIT,
+        if not processes.wait_until(lambda: instances.listening(self.resource_id), _INLINE_WAIT,
                                     interval=0.01, raise_on_timeout=False):
             return False
         record = self.record()
@@ -406,8 +400,9 @@ class LocalServer(_Local):
         """Rollback of a failed replacement: start this instance again."""
         record = self.record()
         if record and not instances.running(self.resource_id):
-            instances.start(self.resource_id, record["hostname"])
-            processes.wait_until(lambda: instances.listening(record["addresses"]), 30.0,
+            ports = [p for p in (registry.load("ports", i) for i in record["ports"]) if p]
+            instances.start(self.resource_id, record["hostname"], ports, record["image"])
+            processes.wait_until(lambda: instances.listening(self.resource_id), 30.0,
                                  what=f"server {self.resource_id} listening")
 
     def check_delete_complete(self, server_id: str | None) -> bool:
@@ -430,6 +425,7 @@ class LocalServer(_Local):
             if attachment.get("server_id") == server_id:
                 volumes.detach_loops(attachment["volume_id"])
                 registry.delete("volume_attachments", attachment["id"])
+        _sync_network()
         registry.delete(self.kind, server_id)
         return True
 
