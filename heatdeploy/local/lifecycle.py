@@ -118,11 +118,10 @@ def up(root: Path, token_expiration: int | None = None,
         _stop_services(state)
     state.token_expiration = wanted
     _allocate_ports(state)
+    before = state.network
     chosen = network.claim(state)
     # A state dir made before networks existed has its catalog on 127.0.0.1: registered again below.
-    renumbered = state.bootstrapped and chosen != state.network
-    state.network = chosen
-    state.save()
+    renumbered = state.bootstrapped and chosen != before
     passwords = load_secrets(root)
     started = time.monotonic()
     lock = threading.Lock()
@@ -145,8 +144,8 @@ def up(root: Path, token_expiration: int | None = None,
     state.bootstrapped = True
     state.save()
     with registry.using(root):
+        network.sync(state.network)  # first: keyed by interface names, it holds before the ports exist
         restarted = instances.restart_stopped()
-        network.sync(state.network)
     if restarted:
         log(f"{len(restarted)} local instance(s) of existing servers started again")
     path = clouds.write(state, passwords)

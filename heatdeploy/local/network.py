@@ -58,8 +58,17 @@ class NetworkError(Exception):
 
 
 def claim(state: State) -> int:
-    """The cloud's second octet, chosen once (the first free even one from 42) and kept in its state."""
+    """The cloud's second octet, chosen once (the first free even one from 42) and recorded in its state."""
     CLAIMS.mkdir(parents=True, exist_ok=True)
+    with (CLAIMS / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two `up` at once must not take the same octet
+        octet = _claim(state)
+        state.network = octet
+        state.save()
+        return octet
+
+
+def _claim(state: State) -> int:
     wanted = [state.network] if state.network else range(FIRST_OCTET, LAST_OCTET + 1, 2)
     for octet in wanted:
         path = CLAIMS / str(octet)
@@ -77,7 +86,7 @@ def claim(state: State) -> int:
 
 def _claims(root: Path, octet: int) -> bool:
     """Whether the cloud in ``root`` still holds ``octet`` (its state dir exists and names it)."""
-    return (root / "state.json").exists() and State.load(root).network == octet
+    return root.is_absolute() and (root / "state.json").exists() and State.load(root).network == octet
 
 
 def release(state: State) -> None:
@@ -181,6 +190,11 @@ class _Port:
     groups: tuple[str, ...]
 
 
+def _group_ref(rule: dict[str, Any], group_id: str) -> str:
+    """The group a remote-group rule names: another group's id, or its own group when it names none."""
+    return str(rule.get("remote_group_id") or group_id).lower()
+
+
 def _name(kind: str, object_id: str) -> str:
     """An nftables identifier from a registry id (a UUID): its hex digits only; Neutron's ``default`` by name."""
     if object_id == "default":
@@ -218,7 +232,7 @@ def _rule(rule: dict[str, Any], group_id: str) -> str | None:
     if rule.get("direction", "ingress") != "ingress" or rule.get("ethertype", "IPv4") != "IPv4":
         return None
     if rule.get("remote_mode") == "remote_group_id":
-        source = f"ip saddr @{_name('sg', str(rule.get('remote_group_id') or group_id))} "
+        source = f"ip saddr @{_name('sg', _group_ref(rule, group_id))} "
     else:
         prefix = _prefix(rule.get("remote_ip_prefix"))
         if prefix is None:
@@ -232,12 +246,25 @@ def _rule(rule: dict[str, Any], group_id: str) -> str | None:
         return None
     if name == "icmp":
         return f"{source}meta l4proto icmp accept"
-    low, high = rule.get("port_range_min"), rule.get("port_range_max")
-    if low is None:
-        return f"{source}meta l4proto {name} accept"
-    low, high = int(low), int(high if high is not None else low)
-    ports = str(low) if low == high else f"{low}-{high}"
-    return f"{source}{name} dport {ports} accept"
+    ports = _port_range(rule.get("port_range_min"), rule.get("port_range_max"))
+    if ports is None:
+        return None
+    return f"{source}{name} dport {ports} accept" if ports else f"{source}meta l4proto {name} accept"
+
+
+def _port_range(low: Any, high: Any) -> str | None:
+    """``"22"``, ``"8000-8100"``, ``""`` for every port, or ``None`` for a range no port fits (never filtered
+    in: a rule Neutron would refuse must not break the table for every other port)."""
+    if low is None and high is None:
+        return ""
+    try:
+        first = int(low if low is not None else 0)
+        last = int(high if high is not None else first)
+    except (TypeError, ValueError):
+        return None
+    if not 0 <= first <= last <= 65535:
+        return None
+    return str(first) if first == last else f"{first}-{last}"
 
 
 def _groups() -> dict[str, list[dict[str, Any]]]:
@@ -253,9 +280,14 @@ def ruleset(octet: int) -> str:
     ports, groups = _ports(octet), _groups()
     subnet, gw, table = fixed_subnet(octet), gateway(octet), f"hd{octet}"
     members: dict[str, list[str]] = {g: [] for g in groups}
+    # A rule may name a group that is gone (deleted with another stack): its set is empty, not undeclared.
+    for group_id, rules in groups.items():
+        for rule in rules:
+            if rule.get("remote_mode") == "remote_group_id":
+                members.setdefault(_group_ref(rule, group_id), [])
     for port in ports:
         for group in port.groups:
-            members.setdefault(group, []).append(str(port.address))
+            members.setdefault(group.lower(), []).append(str(port.address))
     floating = {}
     addresses = {p.id: str(p.address) for p in ports}
     for fip in registry.all_of("floating_ips"):
@@ -265,8 +297,11 @@ def ruleset(octet: int) -> str:
     lines += _map("floating", "ipv4_addr : ipv4_addr", [f"{k} : {v}" for k, v in sorted(floating.items())])
     reachable = [str(p.address) for p in ports if p.network == REACHABLE_NETWORK]
     lines += _map("reachable", "ipv4_addr", reachable, kind="set")
-    for group, addresses_in in sorted(members.items()):
-        lines += _map(_name("sg", group), "ipv4_addr", sorted(addresses_in), kind="set")
+    declared: dict[str, set[str]] = {}
+    for group, addresses_in in members.items():
+        declared.setdefault(_name("sg", group), set()).update(addresses_in)
+    for set_name, in_set in sorted(declared.items()):
+        lines += _map(set_name, "ipv4_addr", sorted(in_set), kind="set")
     for port in ports:
         lines.append(f"  chain {_name('port', port.id)} {{")
         for group in port.groups:
@@ -278,20 +313,30 @@ def ruleset(octet: int) -> str:
     lines += _map("ports", "ifname : verdict",
                   [f'"{interface(octet, p.id)}" : jump {_name("port", p.id)}' for p in ports])
     ours = f'"hd{octet}*"'
+    floating_net = floating_subnet(octet)
     lines += [
         "  chain nat_output {", "    type nat hook output priority -100; policy accept;",
         "    dnat to ip daddr map @floating", "  }",
         "  chain nat_prerouting {", "    type nat hook prerouting priority -100; policy accept;",
         "    dnat to ip daddr map @floating", "  }",
         "  chain nat_postrouting {", "    type nat hook postrouting priority 100; policy accept;",
-        f"    oifname {ours} ip saddr != {subnet} snat to {gw}", "  }",
+        f"    oifname {ours} ip saddr != {subnet} snat to {gw}",
+        # Instance to a floating IP (its own or another's): from the router, as Neutron's SNAT does it.
+        f"    oifname {ours} ct status dnat snat to {gw}", "  }",
+        # 127/8 is the host's: an address of the subnets with nobody behind it, or any host address
+        # an instance tries besides the gateway, would reach the host's own services.
+        "  chain host {", "    type filter hook input priority 0; policy accept;",
+        "    ct state established,related accept", f"    iifname {ours} ip daddr != {gw} reject", "  }",
+        "  chain unassigned {", "    type filter hook output priority 10; policy accept;",
+        "    ct status dnat accept",  # a floating IP with a port behind it (the route is still lo's here)
+        f"    oifname \"lo\" ip daddr {{ {subnet}, {floating_net} }} ip daddr != {gw} reject", "  }",
         # The controller reaches instances through floating IPs, or fixed addresses on `provider` only.
         "  chain controller {", "    type filter hook output priority 0; policy accept;",
         f"    oifname != {ours} accept", "    ct state established,related accept", "    ct status dnat accept",
         "    ip daddr @reachable accept", "    reject with icmp type host-unreachable", "  }",
         "  chain ingress {", "    type filter hook postrouting priority 110; policy accept;",
         f"    oifname != {ours} accept", "    ct state established,related accept",
-        "    oifname vmap @ports", "  }",
+        "    oifname vmap @ports", "    counter drop", "  }",
         "}",
     ]
     return "\n".join(lines) + "\n"
@@ -324,7 +369,7 @@ def sync(octet: int) -> None:
 
 def remove(octet: int) -> None:
     """Delete the cloud's table (``down``); its veths went with the instances' namespaces."""
-    with contextlib.suppress(NetworkError):
+    with contextlib.suppress(NetworkError, OSError, subprocess.TimeoutExpired):
         _run(["nft", "delete", "table", "ip", f"hd{octet}"])
 
 

@@ -45,12 +45,12 @@ MOUNT_SCRIPT = r"""
 set -eu
 prefix=$1 count=$2
 disks() {
-  found=$(ls -1 /dev/disk/by-id/virtio-* 2>/dev/null | sort) || true
+  found=$(ls -1 /dev/disk/by-id/virtio-* 2>/dev/null | grep -v -- '-part[0-9]*$' | sort) || true
   if [ -n "$found" ]; then echo "$found"; return; fi
   lsblk -dpno NAME,TYPE | awk '$2 == "disk" {print $1}' | sort
 }
 used() {
-  awk -v a="$1" -v b="$(readlink -f "$1")" '$1 == a || $1 == b {found = 1} END {exit !found}' \
+  awk -v a="$1" -v b="$(readlink -f "$1")" '$1 !~ /^#/ && ($1 == a || $1 == b) {found = 1} END {exit !found}' \
     /proc/mounts /etc/fstab && return 0
   [ "$(lsblk -no NAME "$1" 2>/dev/null | wc -l)" -gt 1 ]
 }
@@ -60,7 +60,7 @@ while [ "$n" -le "$count" ]; do
   n=$((n + 1))
   mountpoint -q "$target" && continue
   mkdir -p "$target"
-  if awk -v t="$target" '$2 == t {found = 1} END {exit !found}' /etc/fstab; then
+  if awk -v t="$target" '$1 !~ /^#/ && $2 == t {found = 1} END {exit !found}' /etc/fstab; then
     mount "$target"; continue
   fi
   device=""
@@ -68,7 +68,13 @@ while [ "$n" -le "$count" ]; do
     if ! used "$d"; then device=$d; break; fi
   done
   if [ -z "$device" ]; then echo "no unused disk for $target" >&2; exit 1; fi
-  blkid "$device" > /dev/null || mkfs.ext4 -q -F "$device"
+  # Format only what blkid finds nothing on (exit 2), never a disk it could not read or tell apart.
+  status=0; blkid -p "$device" > /dev/null 2>&1 || status=$?
+  case $status in
+    0) ;;
+    2) mkfs.ext4 -q -F "$device" ;;
+    *) echo "cannot tell whether $device holds a filesystem (blkid exit $status)" >&2; exit 1 ;;
+  esac
   echo "$device $target ext4 defaults,nofail 0 2" >> /etc/fstab
   mount "$target"
 done

@@ -7,7 +7,9 @@ real cloud. Properties with no local meaning are accepted and recorded.
 
 from __future__ import annotations
 
+import logging
 import re
+import subprocess
 import threading
 from typing import Any
 
@@ -20,6 +22,7 @@ S = properties.Schema
 A = attributes.Schema
 # Associating floating IPs touches a port, a server and a floating IP record;
 # nested stacks run in parallel engine threads, so one lock keeps it consistent.
+LOG = logging.getLogger(__name__)
 _ASSOCIATION = threading.Lock()
 _INLINE_WAIT = 1.0  # seconds a check_*_complete may wait for a local process
 
@@ -28,9 +31,18 @@ def _fail(message: str) -> exception.Error:
     return exception.Error(message)
 
 
-def _sync_network() -> None:
-    """Bring the cloud's nftables table (NAT, security groups) in line with the records just changed."""
-    network.sync(registry.octet())
+def _sync_network(deleting: bool = False) -> None:
+    """Bring the cloud's nftables table (NAT, security groups) in line with the records just changed.
+
+    A delete must always go through (the next sync catches up), or one bad
+    table would leave stacks that can never be deleted.
+    """
+    try:
+        network.sync(registry.octet())
+    except (network.NetworkError, subprocess.TimeoutExpired) as exc:
+        if not deleting:
+            raise _fail(f"Network set-up failed: {exc}") from None
+        LOG.warning("network sync after a delete failed: %s", exc)
 
 
 class _Local(resource.Resource):
@@ -65,10 +77,12 @@ class LocalSecurityGroup(_Local):
                        constraints=[constraints.AllowedValues(["ingress", "egress"])]),
         "ethertype": S(S.STRING, default="IPv4",
                        constraints=[constraints.AllowedValues(["IPv4", "IPv6"])]),
-        "protocol": S(S.STRING),
-        "port_range_min": S(S.INTEGER),
-        "port_range_max": S(S.INTEGER),
-        "remote_ip_prefix": S(S.STRING),
+        # Heat's own constraints: a rule Neutron would refuse is refused here too.
+        "protocol": S(S.STRING, constraints=[constraints.AllowedValues(
+            ["tcp", "udp", "icmp", "icmpv6", "sctp", "gre", "vrrp", *map(str, range(256))])]),
+        "port_range_min": S(S.INTEGER, constraints=[constraints.Range(0, 65535)]),
+        "port_range_max": S(S.INTEGER, constraints=[constraints.Range(0, 65535)]),
+        "remote_ip_prefix": S(S.STRING, constraints=[constraints.CustomConstraint("net_cidr")]),
         "remote_mode": S(S.STRING, default="remote_ip_prefix",
                          constraints=[constraints.AllowedValues(
                              ["remote_ip_prefix", "remote_group_id"])]),
@@ -96,7 +110,7 @@ class LocalSecurityGroup(_Local):
 
     def handle_delete(self) -> str | None:
         super().handle_delete()
-        _sync_network()
+        _sync_network(deleting=True)
         return None
 
 
@@ -188,7 +202,7 @@ class LocalPort(_Local):
     def handle_delete(self) -> None:
         if self.resource_id:
             _delete_port(self.resource_id)
-            _sync_network()
+            _sync_network(deleting=True)
 
     def _resolve_attribute(self, name: str) -> Any:
         record = self.record()
@@ -252,7 +266,7 @@ class LocalFloatingIP(_Local):
         if self.resource_id and record:
             registry.delete(self.kind, self.resource_id)
             registry.release_address(record["address"])
-            _sync_network()
+            _sync_network(deleting=True)
 
     def _resolve_attribute(self, name: str) -> Any:
         record = self.record()
@@ -425,7 +439,7 @@ class LocalServer(_Local):
             if attachment.get("server_id") == server_id:
                 volumes.detach_loops(attachment["volume_id"])
                 registry.delete("volume_attachments", attachment["id"])
-        _sync_network()
+        _sync_network(deleting=True)
         registry.delete(self.kind, server_id)
         return True
 
@@ -503,7 +517,7 @@ class LocalVolume(_Local):
 def _device_name(server_id: str, requested: str | None) -> str:
     """The attachment's device: the one asked for when free, else the next free /dev/vdb, /dev/vdc ..."""
     used = {a["device"] for a in registry.all_of("volume_attachments") if a.get("server_id") == server_id}
-    if requested and re.fullmatch(r"/dev/[a-z]+", requested) and requested not in used:
+    if requested and re.fullmatch(r"/dev/(vd|sd|xvd)[b-z]", requested) and requested not in used:
         return requested
     for letter in "bcdefghijklmnopqrstuvwxyz":
         if f"/dev/vd{letter}" not in used:
@@ -528,6 +542,8 @@ class LocalVolumeAttachment(_Local):
         volume = registry.load("volumes", volume_id)
         if volume is None:
             raise _fail(f"Volume {volume_id} could not be found.")
+        if volume.get("status") == "in-use":
+            raise _fail(f"Volume {volume_id} is already attached: it is not multiattach.")
         with _ASSOCIATION:
             device = _device_name(server_id, self.properties["mountpoint"])
             attachment_id = registry.new_id()
