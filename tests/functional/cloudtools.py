@@ -228,3 +228,25 @@ runcmd:
 
 def deadline_in(seconds: float) -> float:
     return time.monotonic() + seconds
+
+
+def one_token_user(cloud: LocalCloud, lifetime: float, phase: str) -> tuple[ks_session.Session, Callable[[], bool],
+                                                                            Callable[[Any], None]]:
+    """The demo user on a single token (no password to fetch another), whether that token has expired, and
+    an event handler that, at the first phase starting with ``phase``, waits until it has: everything
+    after must then work without the user's token. Keystone's token lifetime must be ``lifetime``."""
+    token = cloud.session("demo", "demo").get_token()
+    user = ks_session.Session(auth=v3.Token(cloud.auth_url, token=token, project_name="demo",
+                                            project_domain_name="Default"))
+    admin = cloud.session("admin", "admin")
+
+    def expired() -> bool:
+        response = admin.get("/auth/tokens", headers={"X-Subject-Token": token}, raise_exc=False,
+                             endpoint_filter={"service_type": "identity", "interface": "public"})
+        return response.status_code == 404
+
+    def hold_until_expired(event: Any) -> None:
+        if event.kind == "phase" and event.message.startswith(phase):
+            poll(expired, lifetime + 30, "the user's token to expire")
+
+    return user, expired, hold_until_expired

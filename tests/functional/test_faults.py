@@ -12,14 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from keystoneauth1 import session as ks_session
-from keystoneauth1.identity import v3
 
 from heatdeploy import ClusterManager, Event, Options
 from heatdeploy.local import heat, instances, lifecycle, processes, registry
 from heatdeploy.local.state import State
 from heatdeploy.testing import bare_cluster
-from tests.functional.cloudtools import LocalCloud, heat_for, poll
+from tests.functional.cloudtools import LocalCloud, heat_for, one_token_user, poll
 from tests.functional.test_launch import CLOUD, ROOT, heatdeploy, result_of, write_spec
 
 TRUSTEE = "heatdeploy-local-trustee"
@@ -284,21 +282,8 @@ def test_a_scale_finishes_through_the_trust_after_the_users_token_expired(local_
     try:
         manager.launch(loaded, Options())
         lifecycle.up(local_cloud.root, token_expiration=lifetime, log=lambda line: None)
-        token = local_cloud.session("demo", "demo").get_token()
-        user = ks_session.Session(auth=v3.Token(local_cloud.auth_url, token=token, project_name="demo",
-                                                project_domain_name="Default"))
-        admin = local_cloud.session("admin", "admin")
-
-        def token_expired() -> bool:
-            response = admin.get("/auth/tokens", headers={"X-Subject-Token": token}, raise_exc=False,
-                                 endpoint_filter={"service_type": "identity", "interface": "public"})
-            return response.status_code == 404
-
-        def hold_until_expired(event: Event) -> None:
-            # From the stack update on, everything must work with the user's token dead.
-            if event.kind == "phase" and event.message.startswith("updating stack"):
-                poll(token_expired, lifetime + 30, "the user's token to expire")
-
+        # From the stack update on, everything must work with the user's token dead.
+        user, token_expired, hold_until_expired = one_token_user(local_cloud, lifetime, "updating stack")
         summary = ClusterManager(user, plugins, on_event=hold_until_expired).scale("ft-scale-token", {"node": 3})
         assert token_expired()
         assert len(summary.instances) == 3 and summary.state == "active", summary

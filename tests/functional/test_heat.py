@@ -142,5 +142,7 @@ def test_changed_user_data_replaces_the_server_on_the_same_port(  # type: ignore
         with ssh_pinned(after["floating"], host_key_from_wait_data(after["host_key"]),
                         client_key) as client:
             assert run(client, "cat /etc/heatdeploy/node.conf") == "reconfigured\n"
+            # The volume moved to the new server and still reads: its loop device was kept.
+            assert run(client, "head -c 512 /dev/vdb | wc -c") == "512\n"
     finally:
         delete_stack(heat, stack_id)

@@ -14,15 +14,12 @@ from typing import Any
 import paramiko
 import pytest
 import yaml
-from keystoneauth1 import session as ks_session
-from keystoneauth1.identity import v3
 from keystoneclient.v3 import client as ks_client
 
 from heatdeploy import load_and_validate, load_plugins
 from heatdeploy.cluster import ClusterManager, Options
-from heatdeploy.events import Event
 from heatdeploy.local import lifecycle, processes
-from tests.functional.cloudtools import LocalCloud, heat_for, poll
+from tests.functional.cloudtools import LocalCloud, heat_for, one_token_user, poll
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOUD = "heatdeploy-local"
@@ -176,21 +173,8 @@ def test_launch_finishes_through_the_trust_after_the_users_token_expired(local_c
                                                                           tmp_path: Path) -> None:
     lifetime = 15
     lifecycle.up(local_cloud.root, token_expiration=lifetime, log=lambda line: None)
-    password = local_cloud.session("demo", "demo")
-    token = password.get_token()
-    user = ks_session.Session(auth=v3.Token(local_cloud.auth_url, token=token, project_name="demo",
-                                            project_domain_name="Default"))
-    admin = local_cloud.session("admin", "admin")
-
-    def token_expired() -> bool:
-        response = admin.get("/auth/tokens", headers={"X-Subject-Token": token}, raise_exc=False,
-                             endpoint_filter={"service_type": "identity", "interface": "public"})
-        return response.status_code == 404
-
-    def hold_until_expired(event: Event) -> None:
-        # Once the stack is submitted, everything after must work with the user's token dead.
-        if event.kind == "phase" and event.message.startswith("waiting for stack"):
-            poll(token_expired, lifetime + 30, "the user's token to expire")
+    # Once the stack is submitted, everything after must work with the user's token dead.
+    user, token_expired, hold_until_expired = one_token_user(local_cloud, lifetime, "waiting for stack")
 
     plugins = load_plugins()
     loaded = load_and_validate(str(write_spec(tmp_path, "ft-token")), plugins)

@@ -437,7 +437,7 @@ class LocalServer(_Local):
                 registry.save("ports", port_id, port)
         for attachment in registry.all_of("volume_attachments"):
             if attachment.get("server_id") == server_id:
-                volumes.detach_loops(attachment["volume_id"])
+                _release_loop(attachment["volume_id"], attachment["id"])
                 registry.delete("volume_attachments", attachment["id"])
         _sync_network(deleting=True)
         registry.delete(self.kind, server_id)
@@ -514,6 +514,13 @@ class LocalVolume(_Local):
         return record.get("name") if name == "display_name" else record.get(name)
 
 
+def _release_loop(volume_id: str, attachment_id: str) -> None:
+    """Release the volume's loop device unless another attachment (a replacement server's) still uses it."""
+    if not any(a["volume_id"] == volume_id and a["id"] != attachment_id
+               for a in registry.all_of("volume_attachments")):
+        volumes.detach_loops(volume_id)
+
+
 def _device_name(server_id: str, requested: str | None) -> str:
     """The attachment's device: the one asked for when free, else the next free /dev/vdb, /dev/vdc ..."""
     used = {a["device"] for a in registry.all_of("volume_attachments") if a.get("server_id") == server_id}
@@ -542,7 +549,9 @@ class LocalVolumeAttachment(_Local):
         volume = registry.load("volumes", volume_id)
         if volume is None:
             raise _fail(f"Volume {volume_id} could not be found.")
-        if volume.get("status") == "in-use":
+        if any(a["volume_id"] == volume_id and a["server_id"] != server_id and instances.running(a["server_id"])
+               for a in registry.all_of("volume_attachments")):
+            # A server being replaced was stopped first (prepare_for_replace): its volume may move.
             raise _fail(f"Volume {volume_id} is already attached: it is not multiattach.")
         with _ASSOCIATION:
             device = _device_name(server_id, self.properties["mountpoint"])
@@ -559,7 +568,7 @@ class LocalVolumeAttachment(_Local):
         if record is None:
             return
         instances.detach_volume(record["server_id"], record["volume_id"], record["device"])
-        volumes.detach_loops(record["volume_id"])
+        _release_loop(record["volume_id"], record["id"])
         volume = registry.load("volumes", record["volume_id"])
         if volume:
             volume["status"] = "available"
