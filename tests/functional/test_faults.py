@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -210,34 +210,36 @@ def test_a_wrong_password_is_one_line_naming_keystone(local_cloud: LocalCloud, t
         assert "401" in error["message"] and "Traceback" not in result.stderr, error
 
 
-def test_a_swift_that_hangs_is_one_clean_error_after_the_request_deadline(local_cloud: LocalCloud) -> None:
-    proxy = State.load(local_cloud.root).pids["swift-proxy"]
-    os.kill(proxy, signal.SIGSTOP)  # the proxy accepts connections and never answers
+def _status_while_paused(pause: Callable[[], None], resume: Callable[[], None]) -> tuple[dict[str, Any], str]:
+    """``heatdeploy status`` with a 2 s request deadline while a service accepts connections and never
+    answers; returns its final JSON line (an error, exit 1) and stderr."""
+    pause()
     try:
         result = subprocess.run([sys.executable, "-m", "heatdeploy", "status", "ft-nothing", "--os-cloud", CLOUD,
                                  "--format", "json"], cwd=ROOT, capture_output=True, text=True, timeout=300,
                                 env={**os.environ, "HEATDEPLOY_REQUEST_TIMEOUT": "2"})
     finally:
-        os.kill(proxy, signal.SIGCONT)
+        resume()
     error = json.loads(result.stdout.splitlines()[-1])
     assert (result.returncode, error["event"]) == (1, "error"), (result.stdout, result.stderr)
+    return error, result.stderr
+
+
+def test_a_swift_that_hangs_is_one_clean_error_after_the_request_deadline(local_cloud: LocalCloud) -> None:
+    proxy = State.load(local_cloud.root).pids["swift-proxy"]
+    error, stderr = _status_while_paused(lambda: os.kill(proxy, signal.SIGSTOP),
+                                         lambda: os.kill(proxy, signal.SIGCONT))
     assert error["message"].startswith("status of cluster ft-nothing failed: cloud request: "), error
-    assert "timed out" in error["message"] and "Traceback" not in result.stderr, error
+    assert "timed out" in error["message"] and "Traceback" not in stderr, error
 
 
 def test_a_keystone_that_hangs_is_one_line_naming_keystone(local_cloud: LocalCloud) -> None:
     keystone = State.load(local_cloud.root).pids["keystone"]
-    os.killpg(keystone, signal.SIGSTOP)  # gunicorn and its worker: connections accepted, never answered
-    try:
-        result = subprocess.run([sys.executable, "-m", "heatdeploy", "status", "ft-nothing", "--os-cloud", CLOUD,
-                                 "--format", "json"], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                                env={**os.environ, "HEATDEPLOY_REQUEST_TIMEOUT": "2"})
-    finally:
-        os.killpg(keystone, signal.SIGCONT)
-    error = json.loads(result.stdout.splitlines()[-1])
-    assert (result.returncode, error["event"]) == (1, "error"), (result.stdout, result.stderr)
+    # gunicorn and its worker, the whole group
+    error, stderr = _status_while_paused(lambda: os.killpg(keystone, signal.SIGSTOP),
+                                         lambda: os.killpg(keystone, signal.SIGCONT))
     assert error["message"].startswith("status of cluster ft-nothing failed: Keystone: "), error
-    assert "Traceback" not in result.stderr, result.stderr
+    assert "Traceback" not in stderr, stderr
     poll(lambda: local_cloud.session("demo", "demo").get_token() is not None, 60, "Keystone to answer again")
 
 
