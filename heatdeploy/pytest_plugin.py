@@ -4,15 +4,20 @@ Installed with heatdeploy and enabled automatically (entry point
 ``pytest11``); the fixtures cost nothing until a test asks for them::
 
     def test_my_framework(heatdeploy_cluster):
-        summary = heatdeploy_cluster("tests/my-cluster.yaml")
-        assert summary.health.status == "green"
+        cluster = heatdeploy_cluster("tests/my-cluster.yaml")   # a path, YAML text or a dict
+        assert cluster.summary.health.status == "green"
+        cluster.scale(worker=3)
+        assert cluster.run_job("shell", "tests/job.sh").state == "SUCCEEDED"
 
 The local cloud needs root and the Debian packages of
-``scripts/install-system-deps``.
+``scripts/install-system-deps``. Set ``HEATDEPLOY_TEST_CLOUD`` to the state
+dir of a local cloud that is up (``heatdeploy local status`` prints it) to
+reuse it instead of starting one per test run.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,40 +25,62 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:  # imported by the fixtures: every pytest run loads this plugin, few use it
-    from heatdeploy.cluster import Options, Summary
+    from heatdeploy.cluster import Options
+    from heatdeploy.plugin.manager import Plugins
+    from heatdeploy.testing.launched import LaunchedCluster, SpecSource
 
 CLOUD = "heatdeploy-local"
 TRUSTEE = "heatdeploy-local-trustee"
+REUSE = "HEATDEPLOY_TEST_CLOUD"
 
 
 @pytest.fixture(scope="session")
 def heatdeploy_local_cloud() -> Iterator[Path]:
-    """A local cloud for the whole test run (its state dir); ``--os-cloud heatdeploy-local`` works."""
+    """A local cloud for the whole test run (its state dir); ``--os-cloud heatdeploy-local`` works.
+
+    With ``HEATDEPLOY_TEST_CLOUD`` set to the state dir of a local cloud that
+    is up, that cloud is used and left running; otherwise a temporary one is
+    started, and stopped and removed after the run.
+    """
+    from heatdeploy.local import lifecycle
     from heatdeploy.local.temporary import temporary_cloud
 
+    reused = os.environ.get(REUSE)
+    if reused:
+        if not lifecycle.status_dict(Path(reused))["up"]:
+            pytest.fail(f"{REUSE}={reused}: no local cloud is up there (start one with 'heatdeploy local up')",
+                        pytrace=False)
+        yield Path(reused)
+        return
     with temporary_cloud() as root:
         yield root
 
 
 @pytest.fixture
-def heatdeploy_cluster(heatdeploy_local_cloud: Path) -> Iterator[Callable[..., Summary]]:
-    """Launch a spec on the local cloud and return its status (with health); deleted after the test."""
+def heatdeploy_cluster(heatdeploy_local_cloud: Path) -> Iterator[Callable[..., LaunchedCluster]]:
+    """Launch a spec on the local cloud; returns a :class:`~heatdeploy.testing.LaunchedCluster`.
+
+    Call it with a spec (a path, YAML text or a dict), and optionally
+    ``options=`` (:class:`~heatdeploy.Options`) and ``plugins=`` (default:
+    the installed ones). Every cluster it launched is deleted after the
+    test, even when the launch failed half-way.
+    """
     from heatdeploy.cloud.auth import load_cloud
     from heatdeploy.cluster import ClusterManager, Options
     from heatdeploy.plugin.manager import load_plugins
-    from heatdeploy.plugin.validation import load_and_validate
+    from heatdeploy.testing.launched import LaunchedCluster, load_test_spec
 
-    plugins = load_plugins()
-    manager = ClusterManager(load_cloud(CLOUD).session, plugins, trustee_cloud=TRUSTEE)
-    launched: list[str] = []
+    session = load_cloud(CLOUD).session
+    managers: list[tuple[ClusterManager, str]] = []
 
-    def launch(spec: str | Path, options: Options | None = None) -> Summary:
-        options = options or Options()
-        loaded = load_and_validate(str(spec), plugins)
-        launched.append(loaded.spec.name)
+    def launch(spec: SpecSource, options: Options | None = None, plugins: Plugins | None = None) -> LaunchedCluster:
+        options, plugins = options or Options(), plugins or load_plugins()
+        loaded = load_test_spec(spec, plugins)
+        manager = ClusterManager(session, plugins, trustee_cloud=TRUSTEE)
+        managers.append((manager, loaded.spec.name))
         manager.launch(loaded, options)
-        return manager.status(loaded.spec.name, options)
+        return LaunchedCluster(manager, manager.status(loaded.spec.name, options))
 
     yield launch
-    for name in launched:
+    for manager, name in managers:
         manager.delete(name, force=True)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from heatdeploy.cli.options import cloud_options, command, format_option, manager
+from heatdeploy.cli.options import cloud_options, command, format_option, manager, plugins
 from heatdeploy.cli.output import Progress
-from heatdeploy.errors import ExitStatus
+from heatdeploy.errors import ExitStatus, HeatdeployError
 from heatdeploy.events import Event
 
 if TYPE_CHECKING:
@@ -94,6 +95,32 @@ def cmd_list(args: argparse.Namespace, progress: Progress) -> int:
     return ExitStatus.OK
 
 
+class _LazyHelp(str):
+    """Help text ending in what ``more()`` says, computed only when ``--help`` is shown: argparse
+    formats help with ``%``, so loading plugins waits until then instead of slowing every command."""
+
+    def __new__(cls, text: str, more: Callable[[], str]) -> _LazyHelp:
+        help_text = super().__new__(cls, text)
+        help_text.more = more
+        return help_text
+
+    more: Callable[[], str]
+
+    def __mod__(self, params: Any) -> str:
+        return str(self) + self.more()
+
+
+def _job_types() -> str:
+    """The job types of the installed frameworks: ``"spark, shell (spark)"``."""
+    try:
+        loaded = plugins()
+        engines = {name: loaded.job_engine(f) for name, f in sorted(loaded.frameworks.items())}
+    except HeatdeployError as exc:  # a broken plugin must not break --help
+        return f"(the installed plugins failed to load: {exc})"
+    offered = [f"{', '.join(engine.types)} ({name})" for name, engine in engines.items() if engine is not None]
+    return "; ".join(offered) or "no installed framework runs jobs"
+
+
 def add_commands(sub: Any) -> None:
     job = sub.add_parser("job", help="run and watch jobs on a cluster",
                          description="Run jobs on a cluster, with binaries and data in Swift.")
@@ -103,12 +130,14 @@ def add_commands(sub: Any) -> None:
                 "heatdeploy job run spark-demo --type spark --binary wordcount.py "
                 "--input swift://data/book.txt --output swift://results/wc --wait -- {input} {output}")
     p.add_argument("cluster", metavar="CLUSTER")
-    p.add_argument("--type", required=True, help="job type: spark (a .py file or a jar) or shell (a script)")
+    p.add_argument("--type", required=True, help=_LazyHelp("job type, which the cluster's framework must run: ",
+                                                           _job_types))
     p.add_argument("--binary", required=True, metavar="FILE|swift://C/O",
                    help="the program: a local file (uploaded to Swift first) or a swift:// reference")
     p.add_argument("--main-class", help="main class of a jar")
     p.add_argument("--conf", type=_conf, action="append", default=[], metavar="KEY=VALUE",
-                   help="a Spark setting, repeatable")
+                   help="a setting the job engine passes to the job (Spark: a --conf of spark-submit), "
+                        "repeatable")
     p.add_argument("--input", type=_pair, action="append", default=[], metavar="[NAME=]swift://C/PATH",
                    help="data staged on every instance: {input} (or {input.NAME}) in ARGS is its local path; "
                         "a PATH ending in / is a folder")

@@ -19,9 +19,10 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from heatdeploy.cli import binaries, jobs, lifecycle
-from heatdeploy.cli.options import command, format_option, plugins
+from heatdeploy.cli.options import command, format_option, installed_plugins, plugins
 from heatdeploy.cli.output import Progress
 from heatdeploy.errors import ExitStatus, HeatdeployError, library_failure
+from heatdeploy.plugin.framework import Framework
 from heatdeploy.plugin.manager import Plugins
 from heatdeploy.plugin.validation import load_and_validate
 from heatdeploy.render.renderer import render
@@ -84,20 +85,41 @@ def plugins_report(plugins: Plugins) -> dict[str, Any]:
     """What ``heatdeploy plugins --format json`` prints."""
     return {
         "plugins": [vars(info) for info in plugins.info],
+        "frameworks": {name: framework_report(framework, plugins)
+                       for name, framework in sorted(plugins.frameworks.items())},
         "errors": [vars(error) for error in plugins.errors],
     }
 
 
+def framework_report(framework: Framework, plugins: Plugins) -> dict[str, Any]:
+    """What a spec may say for ``framework``, and which ports and job types it brings."""
+    engine = plugins.job_engine(framework)
+    return {
+        "title": framework.title,
+        "versions": list(framework.versions),
+        "processes": dict(framework.processes),
+        "configs": [{"name": c.name, "type": c.type.__name__, "default": c.default, "scope": c.scope,
+                     "description": c.description} for c in framework.configs],
+        "ports": {p: list(framework.ports_for([p])) for p in framework.processes if framework.ports_for([p])},
+        "public_ports": {p: list(framework.public_ports_for([p])) for p in framework.processes
+                         if framework.public_ports_for([p])},
+        "cluster_ports": {p: [f"{low}-{high}" if high > low else str(low)
+                              for low, high in framework.cluster_port_ranges([p])]
+                          for p in framework.processes if framework.cluster_port_ranges([p])},
+        "job_types": list(engine.types) if engine else [],
+    }
+
+
 def cmd_plugins(args: argparse.Namespace, progress: Progress) -> int:
-    report = plugins_report(plugins())
+    report = plugins_report(installed_plugins())
     if args.format == "json":
         _print_json(report)
         return ExitStatus.OK
     for info in report["plugins"]:
         where = f"{info['package']} {info['version']}" if info["package"] else "not packaged"
         print(f"{info['name']} ({where})")
-        for name, versions in sorted(info["frameworks"].items()):
-            print(f"  framework {name}: versions {', '.join(versions)}")
+        for name in sorted(info["frameworks"]):
+            _print_framework(name, report["frameworks"][name])
         print(f"  hooks: {', '.join(info['hooks'])}")
     for error in report["errors"]:
         print(f"{error['name']} ({error['package'] or 'unknown package'}): "
@@ -105,6 +127,19 @@ def cmd_plugins(args: argparse.Namespace, progress: Progress) -> int:
     if not report["plugins"] and not report["errors"]:
         print("no plugins installed")
     return ExitStatus.OK
+
+
+def _print_framework(name: str, report: dict[str, Any]) -> None:
+    print(f"  framework {name} ({report['title']}): versions {', '.join(report['versions'])}")
+    for process, description in report["processes"].items():
+        print(f"    process {process}: {description}")
+    for c in report["configs"]:
+        print(f"    config {c['name']} ({c['type']}, {c['scope']}, default {c['default']!r}): {c['description']}")
+    for label, key in (("ports", "ports"), ("public ports", "public_ports"), ("between instances", "cluster_ports")):
+        if report[key]:
+            listed = "; ".join(f"{p} {', '.join(map(str, ports))}" for p, ports in report[key].items())
+            print(f"    {label}: {listed}")
+    print(f"    job types: {', '.join(report['job_types']) or 'none'}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -25,9 +26,23 @@ RERUN = "interrupted: run the same command again to finish, or delete the cluste
 
 
 @functools.cache
-def plugins() -> Plugins:
-    """The installed plugins, loaded once, on first use."""
+def installed_plugins() -> Plugins:
+    """The installed plugins, loaded once, on first use; load errors are the caller's to report."""
     return load_plugins()
+
+
+@functools.cache
+def plugins() -> Plugins:
+    """The installed plugins; a plugin that failed to load is reported once, as a warning on stderr.
+
+    (``HEATDEPLOY_STRICT_PLUGINS=1`` makes loading fail instead.) A spec that
+    names that plugin fails validation; any other command goes on without it.
+    """
+    loaded = installed_plugins()
+    for error in loaded.errors:
+        print(f"heatdeploy: warning: plugin {error.name!r} ({error.package or 'unknown package'}) failed to load: "
+              f"{error.error}; 'heatdeploy plugins' lists what is installed", file=sys.stderr)
+    return loaded
 
 
 def command(sub: Any, name: str, handler: Handler, help: str, example: str,

@@ -28,6 +28,7 @@ def temporary_cloud(root: Path | None = None, token_expiration: int | None = Non
     and the environment restored, however the block ends.
     """
     with contextlib.ExitStack() as stack:
+        temporary = root is None
         if root is None:
             root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="heatdeploy-local-")))
         saved = {key: os.environ.get(key) for key in _ENVIRONMENT}
@@ -37,7 +38,8 @@ def temporary_cloud(root: Path | None = None, token_expiration: int | None = Non
             lifecycle.up(root, token_expiration=token_expiration, log=lambda line: None)
             yield root
         finally:
-            lifecycle.down(root, log=lambda line: None)
+            # A folder of our own goes, and with it the cloud's claim on its local network.
+            lifecycle.down(root, purge=temporary, log=lambda line: None)
             for key, value in saved.items():
                 if value is None:
                     os.environ.pop(key, None)

@@ -56,8 +56,14 @@ class Framework:
     """Process name to a one-line description."""
     configs: tuple[ConfigOption, ...] = ()
     ports: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
-    """Process name to the TCP ports it listens on. Automatic security groups open them to the spec's
-    ``access_cidrs`` only (none by default); the cluster's own instances always reach each other."""
+    """Process name to the TCP ports it listens on for users and tools. Automatic security groups open
+    them to the cluster's own instances and to the spec's ``access_cidrs`` (none by default)."""
+    cluster_ports: Mapping[str, tuple[int | range, ...]] = field(default_factory=dict)
+    """Process name to the TCP ports it listens on for the cluster's other instances only: RPC between
+    daemons, data transfer, the callback ports of drivers. A ``range`` stands for a service that
+    takes the first free port of several (one driver per job, say). Between the cluster's instances,
+    automatic security groups open :attr:`ports`, :attr:`public_ports` and these, and nothing
+    else: pin every port the framework would otherwise pick at random, and declare it here."""
     public_ports: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     """Process name to TCP ports that automatic security groups open to everyone (``0.0.0.0/0``),
     whatever ``access_cidrs`` says. Meant for a web UI that authenticates its users; never for
@@ -65,6 +71,16 @@ class Framework:
     requires: ImageRequirements = ImageRequirements()
     """What every instance's image must have, checked right after SSH answers (default: nothing);
     override :meth:`image_requirements` when it depends on the spec's version or configs."""
+
+    def __post_init__(self) -> None:
+        for attribute in ("ports", "public_ports", "cluster_ports"):
+            for process, items in getattr(self, attribute).items():
+                if process not in self.processes:
+                    raise ValueError(f"{attribute} names {process!r}, which is not one of the processes")
+                for item in items:
+                    if not _valid_ports(item):
+                        raise ValueError(f"{attribute}[{process!r}] holds {item!r}, not a TCP port "
+                                         "(1 to 65535) or a non-empty range of them")
 
     def config(self, name: str) -> ConfigOption | None:
         """The config option called ``name``, if the framework has one."""
@@ -144,6 +160,28 @@ class Framework:
     def public_ports_for(self, processes: Iterable[str]) -> tuple[int, ...]:
         """Sorted TCP ports to open to everyone for instances running ``processes``."""
         return _ports(self.public_ports, processes)
+
+    def cluster_port_ranges(self, processes: Iterable[str]) -> tuple[tuple[int, int], ...]:
+        """Inclusive TCP port ranges the cluster's instances running ``processes`` may reach on each
+        other: :attr:`ports`, :attr:`public_ports` and :attr:`cluster_ports`, adjacent ones merged."""
+        wanted = set(processes)
+        ports: set[int] = set(self.ports_for(wanted)) | set(self.public_ports_for(wanted))
+        for process in wanted:
+            for item in self.cluster_ports.get(process, ()):
+                ports.update(item if isinstance(item, range) else (item,))
+        ranges: list[tuple[int, int]] = []
+        for port in sorted(ports):
+            if ranges and ranges[-1][1] == port - 1:
+                ranges[-1] = (ranges[-1][0], port)
+            else:
+                ranges.append((port, port))
+        return tuple(ranges)
+
+
+def _valid_ports(item: object) -> bool:
+    if isinstance(item, range):
+        return len(item) > 0 and item.step == 1 and 1 <= item.start and item.stop <= 65536
+    return isinstance(item, int) and not isinstance(item, bool) and 1 <= item <= 65535
 
 
 def _ports(by_process: Mapping[str, tuple[int, ...]], processes: Iterable[str]) -> tuple[int, ...]:

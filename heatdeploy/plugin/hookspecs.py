@@ -63,10 +63,11 @@ def heatdeploy_security_group_rules(
 ) -> Iterable[SecurityRule] | None:
     """Extra ingress rules for a node group's automatic security group.
 
-    Only called for node groups with ``auto_security_group: true``. Traffic
-    between the cluster's instances is already open, and so are SSH (to the
-    spec's ``ssh_cidrs``), ICMP and the framework's ports (to its
-    ``access_cidrs``) and the framework's ``public_ports`` (to everyone).
+    Only called for node groups with ``auto_security_group: true``. ICMP and
+    the framework's declared ports are already open between the cluster's
+    instances, and so are SSH (to the spec's ``ssh_cidrs``), ICMP and the
+    framework's ports (to its ``access_cidrs``) and the framework's
+    ``public_ports`` (to everyone).
 
     :param spec: the cluster spec.
     :param node_group: the group whose security group is being rendered.

@@ -121,7 +121,7 @@ def render(
         "extra": extra,
         "removals": {g.name: list(removals.get(g.name, ())) for g in spec.node_groups},
         "internal_sg": INTERNAL_SG if any(g.group.auto_security_group for g in groups) else None,
-        "internal_rules": _internal_rules(),
+        "internal_rules": _internal_rules(spec, framework),
         "anti_affinity": ANTI_AFFINITY if any(g.server_group for g in groups) else None,
         "public_key_token": PUBLIC_KEY_TOKEN,
         "signal_token": SIGNAL_TOKEN,
@@ -162,7 +162,7 @@ def _group_rules(
     """A node group's own security group: SSH to ``ssh_cidrs``; ICMP and the framework's ports to
     ``access_cidrs`` only; the framework's public ports to everyone; then what plugins add.
 
-    Traffic between the cluster's instances needs none of these: the internal group allows it all.
+    Traffic between the cluster's instances needs none of these: the internal group allows it.
     """
     ports = framework.ports_for(group.processes)
     rules = [SecurityRule("tcp", SSH_PORT, remote_ip_prefix=cidr) for cidr in _networks(spec.ssh_cidrs)]
@@ -185,10 +185,18 @@ def _networks(cidrs: Sequence[str]) -> list[str]:
         raise RenderError(f"not a network in CIDR notation: {exc}") from None
 
 
-def _internal_rules() -> list[dict[str, Any]]:
-    """All traffic between instances that share the cluster's internal group."""
-    return [{"direction": "ingress", "ethertype": ethertype, "remote_mode": "remote_group_id"}
-            for ethertype in ("IPv4", "IPv6")]
+def _internal_rules(spec: ClusterSpec, framework: Framework) -> list[dict[str, Any]]:
+    """Between instances that share the cluster's internal group: ICMP, and the TCP ports the
+    framework declares for the processes the spec runs; nothing else, so that a port the framework
+    forgot fails on every cloud alike, at its readiness check."""
+    processes = {p for g in spec.node_groups for p in g.processes}
+    rules = []
+    for ethertype in ("IPv4", "IPv6"):
+        member: dict[str, Any] = {"direction": "ingress", "ethertype": ethertype, "remote_mode": "remote_group_id"}
+        rules.append({**member, "protocol": "icmp"})
+        rules += [{**member, "protocol": "tcp", "port_range_min": low, "port_range_max": high}
+                  for low, high in framework.cluster_port_ranges(processes)]
+    return rules
 
 
 def _template_parts(

@@ -9,7 +9,9 @@
   :class:`FakeInstances` (a connector of recording remotes) let a
   :class:`~heatdeploy.ClusterManager` or :class:`~heatdeploy.JobManager`
   launch, scale, delete and run jobs in a unit test.
-- A real cloud: :func:`bare_cluster` gives a spec of plain instances.
+- A real cloud: :func:`bare_cluster` gives a spec of plain instances;
+  :class:`LaunchedCluster` is what the ``heatdeploy_cluster`` pytest
+  fixture returns.
 """
 
 # The image check's exact command, so that a test can answer it as an image lacking something would.
@@ -25,11 +27,12 @@ from heatdeploy.testing.clusters import (
                                          parse_test_spec,
                                          run_operation,
 )
+from heatdeploy.testing.launched import LaunchedCluster, SpecSource, load_test_spec
 from heatdeploy.testing.remotes import CommandReply, Entry, HttpReply, Recorder, RecordingRemote, Responses
 
 __all__ = [
     "BARE", "CommandReply", "Entry", "FakeCloud", "FakeInstances", "FakeObjectStore", "FakeRecords",
-    "FakeStacks", "HttpReply", "Recorder", "RecordingContext", "RecordingRemote", "Responses", "bare_cluster",
-    "fake_instances", "image_check_command", "make_cluster", "operation_steps", "parse_test_spec",
-    "run_operation",
+    "FakeStacks", "HttpReply", "LaunchedCluster", "Recorder", "RecordingContext", "RecordingRemote",
+    "Responses", "SpecSource", "bare_cluster", "fake_instances", "image_check_command", "load_test_spec",
+    "make_cluster", "operation_steps", "parse_test_spec", "run_operation",
 ]

@@ -9,7 +9,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from heatdeploy.local import lifecycle, processes, volumes
+from heatdeploy.local import lifecycle, network, processes, volumes
 from heatdeploy.local.state import State, load_secrets
 from heatdeploy.ssh import keys
 from tests.functional.cloudtools import LocalCloud
@@ -27,6 +27,9 @@ def local_cloud(heatdeploy_local_cloud: Path) -> Iterator[LocalCloud]:
     assert not left, f"local cloud processes left after down: {left}"
     loops = [loop for image in (root / "cloud" / "volume-data").glob("*.img") for loop in volumes.loops_of(image)]
     assert not loops, f"loop devices left after down: {loops}"
+    octet = State.load(root).network
+    assert not network.table_exists(octet), f"nftables table hd{octet} left after down"
+    assert not network.interfaces(octet), f"interfaces left after down: {network.interfaces(octet)}"
 
 
 @pytest.fixture(scope="session")

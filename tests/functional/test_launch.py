@@ -286,8 +286,14 @@ def test_token_and_application_credentials_work(local_cloud: LocalCloud) -> None
 def test_pytest_fixture_for_plugin_authors(heatdeploy_cluster: Any, tmp_path: Path) -> None:
     spec = yaml.safe_load((ROOT / "examples" / "spark.yaml").read_text())
     spec["name"], spec["node_groups"][1]["count"] = "ft-fixture", 1
-    path = tmp_path / "ft-fixture.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    summary = heatdeploy_cluster(path)
-    assert summary.health is not None and summary.health.status == "green", summary.health
-    assert summary.endpoints["master"].startswith("spark://")
+    cluster = heatdeploy_cluster(spec)
+    assert cluster.summary.health.status == "green", cluster.summary.health
+    assert cluster.summary.endpoints["master"].startswith("spark://")
+    assert cluster.ssh("ft-fixture-worker-0", ["hostname"]).stdout.strip() == "ft-fixture-worker-0"
+    script = tmp_path / "count.sh"
+    script.write_text('echo "$(grep -c ft-fixture /etc/hosts) members"\n')
+    job = cluster.run_job("shell", script, wait=120)
+    assert job.state == "SUCCEEDED", job
+    assert cluster.jobs.logs(job.id).decode().strip() == "2 members"
+    health = cluster.scale(worker=2).health
+    assert health.checks["spark-workers"].message.endswith("2 of 2 workers alive"), health

@@ -108,9 +108,25 @@ class CliTest(unittest.TestCase):
     def test_plugins_listing(self) -> None:
         status, out, _ = run("plugins")
         self.assertEqual(status, 0)
-        self.assertIn("framework spark: versions 3.5, 4.0", out)
+        self.assertIn("framework spark (Spark): versions 3.5, 4.0\n", out)
+        self.assertIn("    config worker_cores (int, node_group, default 0): Cores a worker offers", out)
+        self.assertIn("    between instances: master 7077, 7100-7115, 7200-7215, 8080; worker 7078", out)
+        self.assertIn("    job types: spark, shell\n", out)
         status, out, _ = run("plugins", "--format", "json")
-        self.assertEqual(sorted(p["name"] for p in json.loads(out)["plugins"]), ["hadoop", "spark"])
+        report = json.loads(out)
+        self.assertEqual(sorted(p["name"] for p in report["plugins"]), ["hadoop", "spark"])
+        spark = report["frameworks"]["spark"]
+        self.assertEqual((spark["job_types"], spark["ports"]), (["spark", "shell"], {"master": [7077, 8080],
+                                                                                     "worker": [8081]}))
+        self.assertEqual(spark["configs"][0], {"name": "spark_home", "type": "str", "default": "/opt/spark",
+                                               "scope": "cluster",
+                                               "description": "Where Spark is installed on the image."})
+        self.assertEqual(report["frameworks"]["hadoop"]["job_types"], [])
+
+    def test_job_run_help_lists_the_installed_job_types(self) -> None:
+        status, out, _ = run("job", "run", "--help")
+        self.assertEqual(status, 0)
+        self.assertIn("spark, shell (spark)", " ".join(out.split()))
 
     def test_every_command_has_help_with_an_example(self) -> None:
         for command in ("validate", "render", "schema", "plugins"):

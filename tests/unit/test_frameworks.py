@@ -42,7 +42,7 @@ class SparkTest(unittest.TestCase):
                                   "worker_cores: 2}") + "    configs: {worker_cores: two, daemon_memory: 1g}\n"
         self.assertEqual(errors(text), [
             "spec.yaml:7: configs.executor_memery: unknown Spark config 'executor_memery'; did you mean "
-            "'executor_memory'? (allowed: daemon_memory, executor_memory, spark_home, worker_cores, "
+            "'executor_memory'? (allowed: daemon_memory, executor_memory, spark_home, start_timeout, worker_cores, "
             "worker_memory)",
             "spec.yaml:15: node_groups[1].configs.daemon_memory: is a cluster-scope config: set it at "
             "the top-level configs",

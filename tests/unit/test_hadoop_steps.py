@@ -150,9 +150,13 @@ class LaunchTest(unittest.TestCase):
             "yarn.nodemanager.local-dirs": f"{STATE}/yarn/local",
             "yarn.nodemanager.log-dirs": f"{STATE}/logs/userlogs",
             "yarn.nodemanager.aux-services": "mapreduce_shuffle",
+            "yarn.nodemanager.address": "10.0.1.12:8041",
         })
         self.assertEqual(properties(file(MASTER, f"{CONF}/mapred-site.xml")), {
             "mapreduce.framework.name": "yarn",
+            "mapreduce.shuffle.port": "13562",
+            "yarn.app.mapreduce.am.job.client.port-range": "50100-50199",
+            "yarn.app.mapreduce.am.webapp.port-range": "50100-50199",
             "yarn.app.mapreduce.am.env": "HADOOP_MAPRED_HOME=/opt/hadoop",
             "mapreduce.map.env": "HADOOP_MAPRED_HOME=/opt/hadoop",
             "mapreduce.reduce.env": "HADOOP_MAPRED_HOME=/opt/hadoop",

@@ -42,10 +42,17 @@ class EntryPointTest(unittest.TestCase):
             "name": "broken", "package": "broken-plugin",
             "error": "ModuleNotFoundError: No module named 'a_dependency_that_is_not_installed'"}])
 
-    def test_a_broken_plugin_does_not_stop_validation(self) -> None:
-        result = run_cli(self.site, "validate", "examples/spark.yaml")
-        self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertIn("valid", result.stdout)
+    def test_a_broken_plugin_does_not_stop_validation_and_is_reported_once(self) -> None:
+        warning = ("heatdeploy: warning: plugin 'broken' (broken-plugin) failed to load: ModuleNotFoundError: "
+                   "No module named 'a_dependency_that_is_not_installed'; 'heatdeploy plugins' lists what is "
+                   "installed\n")
+        for command in (("validate", "examples/spark.yaml"), ("render", "examples/spark.yaml")):
+            with self.subTest(command=command[0]):
+                result = run_cli(self.site, *command)
+                self.assertEqual(result.returncode, 0, result.stderr)
+                self.assertEqual(result.stderr, warning)
+        result = run_cli(self.site, "validate", "examples/spark.yaml", env={"HEATDEPLOY_STRICT_PLUGINS": "1"})
+        self.assertEqual(result.returncode, 1, result.stderr)
 
     def test_strict_mode_makes_load_errors_fatal(self) -> None:
         result = run_cli(self.site, "plugins", env={"HEATDEPLOY_STRICT_PLUGINS": "1"})

@@ -206,6 +206,42 @@ class SecurityGroupTest(unittest.TestCase):
                                   tcp(9000, "0.0.0.0/0")], "one rule per port and network: no duplicate")
 
 
+class InternalGroupTest(unittest.TestCase):
+    """Between the cluster's instances: ICMP and the declared ports of the spec's processes, nothing else."""
+
+    @staticmethod
+    def internal(text: str, **plugins: Any) -> list[dict[str, Any]]:
+        template, _, _ = parsed(render_text(text, builtin_plugins(**plugins) if plugins else None))
+        rules: list[dict[str, Any]] = template["resources"]["cluster_internal_security_group"]["properties"]["rules"]
+        return rules
+
+    def test_spark_opens_its_pinned_ports_as_merged_ranges_for_both_address_families(self) -> None:
+        member = {"direction": "ingress", "remote_mode": "remote_group_id"}
+        expected = []
+        for ethertype in ("IPv4", "IPv6"):
+            expected.append(member | {"ethertype": ethertype, "protocol": "icmp"})
+            expected += [member | {"ethertype": ethertype, "protocol": "tcp", "port_range_min": low,
+                                   "port_range_max": high}
+                         for low, high in ((7077, 7078), (7100, 7115), (7200, 7215), (8080, 8081))]
+        self.assertEqual(self.internal(SPARK_SPEC), expected)
+
+    def test_only_the_processes_the_spec_runs_count(self) -> None:
+        ui = Framework(name="ui", title="UI", versions=("1",), processes={"web": "a UI", "db": "a database"},
+                       ports={"web": (8443,), "db": (5432,)}, cluster_ports={"web": (range(9000, 9003), 9003)})
+        text = (SPARK_SPEC.replace("spark", "ui").replace('"4.0"', '"1"').replace("[master]", "[web]")
+                .replace("[worker]", "[web]"))
+        tcp_rules = [(r["port_range_min"], r["port_range_max"]) for r in self.internal(text, ui=plugin_registering(ui))
+                     if r["protocol"] == "tcp" and r["ethertype"] == "IPv4"]
+        self.assertEqual(tcp_rules, [(8443, 8443), (9000, 9003)])
+
+    def test_a_framework_declaring_an_impossible_port_is_refused_at_registration(self) -> None:
+        for ports, message in (({"web": (0,)}, "not a TCP port"), ({"web": (range(10, 10),)}, "non-empty range"),
+                               ({"web": (range(65530, 65540),)}, "not a TCP port"),
+                               ({"api": (80,)}, "not one of the processes")):
+            with self.subTest(ports=ports), self.assertRaisesRegex(ValueError, message):
+                Framework(name="ui", title="UI", versions=("1",), processes={"web": "a UI"}, cluster_ports=ports)
+
+
 class SafetyTest(unittest.TestCase):
     def test_output_is_byte_identical(self) -> None:
         first, second = render_text(HADOOP_EXAMPLE), render_text(HADOOP_EXAMPLE)

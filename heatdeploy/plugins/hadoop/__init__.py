@@ -135,6 +135,8 @@ HADOOP = Hadoop(
         "nodemanager": (8042,),
         "historyserver": (10020, 19888),
     },
+    # ApplicationMasters start NodeManagers' containers and reducers fetch map output from them.
+    cluster_ports={"nodemanager": (steps.NODEMANAGER_RPC, steps.SHUFFLE_PORT, steps.AM_PORTS)},
 )
 
 

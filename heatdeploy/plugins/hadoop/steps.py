@@ -23,6 +23,10 @@ REPLICATION = "dfs.replication"
 NAMENODE_RPC, NAMENODE_UI, SECONDARY_UI = 9000, 9870, 9868
 RESOURCEMANAGER_UI = 8088
 HISTORY_RPC, HISTORY_UI = 10020, 19888
+# Ports YARN and MapReduce pick at random unless told; a security group can only open a port it knows.
+# Every ApplicationMaster (one per running job, on some NodeManager) takes a free one of AM_PORTS.
+NODEMANAGER_RPC, SHUFFLE_PORT = 8041, 13562
+AM_PORTS = range(50100, 50200)
 STATE_DIR = "/var/lib/heatdeploy/hadoop"
 DAEMON = "/opt/heatdeploy/hadoop/daemon"
 NAMENODE_INFO = "/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo"
@@ -180,6 +184,7 @@ def yarn_site(ctx: StepContext, instance: Instance) -> dict[str, Any]:
         "yarn.nodemanager.local-dirs": ",".join(data_dirs(ctx, instance, DATA_DIRS["nodemanager"])),
         "yarn.nodemanager.log-dirs": f"{STATE_DIR}/logs/userlogs",
         "yarn.nodemanager.aux-services": "mapreduce_shuffle",
+        "yarn.nodemanager.address": f"{instance.fixed_ip}:{NODEMANAGER_RPC}",
         "yarn.nodemanager.env-whitelist": "JAVA_HOME,HADOOP_COMMON_HOME,HADOOP_HDFS_HOME,HADOOP_CONF_DIR,"
                                           "CLASSPATH_PREPEND_DISTCACHE,HADOOP_YARN_HOME,HADOOP_HOME,PATH,"
                                           "LANG,TZ,HADOOP_MAPRED_HOME",
@@ -191,6 +196,9 @@ def mapred_site(ctx: StepContext) -> dict[str, Any]:
     mapred_home = f"HADOOP_MAPRED_HOME={home(ctx)}"
     settings: dict[str, Any] = {
         "mapreduce.framework.name": "yarn",
+        "mapreduce.shuffle.port": SHUFFLE_PORT,
+        "yarn.app.mapreduce.am.job.client.port-range": f"{AM_PORTS.start}-{AM_PORTS.stop - 1}",
+        "yarn.app.mapreduce.am.webapp.port-range": f"{AM_PORTS.start}-{AM_PORTS.stop - 1}",
         "yarn.app.mapreduce.am.env": mapred_home,
         "mapreduce.map.env": mapred_home,
         "mapreduce.reduce.env": mapred_home,

@@ -19,6 +19,7 @@ from heatdeploy import (
     at_least,
     exactly_one,
     hookimpl,
+    members_health,
 )
 from heatdeploy.plugins.spark import steps
 from heatdeploy.plugins.spark.jobs import SparkJobs
@@ -32,7 +33,7 @@ class Spark(Framework):
     def image_requirements(self, spec: ClusterSpec) -> ImageRequirements:
         """Spark's launchers under ``spark_home``, the bash they run under, setsid for jobs, and Java."""
         home = self.config_value(spec, "spark_home")
-        # spark-class runs the daemons (steps.DAEMON_SCRIPT), spark-submit runs jobs (jobs.SparkJobs);
+        # spark-class runs the daemons (steps.daemon), spark-submit runs jobs (jobs.SparkJobs);
         # both are bash scripts that start java. setsid gives each job a process group to cancel.
         return ImageRequirements(commands=("bash", "setsid"),
                                  paths=(f"{home}/bin/spark-class", f"{home}/bin/spark-submit"), java=True)
@@ -85,19 +86,11 @@ class Spark(Framework):
 
 def workers_alive(ctx: StepContext) -> Health:
     """Green when the master is ALIVE with every worker; yellow when some are missing."""
-    master = ctx.running("master")[0]
-    status = steps.master_status(ctx.remote(master))
+    status = steps.master_status(ctx.remote(ctx.running("master")[0]))
     if status.get("status") != "ALIVE":
         return Health("red", f"master status is {status.get('status', 'unknown')}")
-    expected = {i.fixed_ip for i in ctx.running("worker")}
-    alive = steps.alive_workers(status)
-    if not alive:
-        return Health("red", "no worker is alive")
-    missing = expected - alive
-    if missing:
-        return Health("yellow", f"{len(alive & expected)} of {len(expected)} workers alive; "
-                                f"missing {', '.join(sorted(missing))}")
-    return Health("green", f"master ALIVE, {len(expected)} of {len(expected)} workers alive")
+    health = members_health(steps.alive_workers(status), ctx.running("worker"), "workers alive")
+    return Health("green", f"master ALIVE, {health.message}") if health.status == "green" else health
 
 
 SPARK = Spark(
@@ -108,13 +101,18 @@ SPARK = Spark(
         ConfigOption("spark_home", str, "/opt/spark", "Where Spark is installed on the image."),
         ConfigOption("executor_memory", str, "1g", "Memory per executor (spark.executor.memory)."),
         ConfigOption("daemon_memory", str, "512m", "Heap of the master and worker daemons."),
+        ConfigOption("start_timeout", int, 120,
+                     "Seconds to wait for the master to be ALIVE, and again for every worker to register."),
         ConfigOption("worker_cores", int, 0, "Cores a worker offers to executors; 0 means all of the instance's.",
                      scope="node_group"),
         ConfigOption("worker_memory", str, "",
                      "Memory a worker offers to executors, e.g. 2g; empty means Spark's default.",
                      scope="node_group"),
     ),
-    ports={"master": (7077, 8080), "worker": (8081,)},
+    ports={"master": (steps.MASTER_PORT, steps.MASTER_UI), "worker": (steps.WORKER_UI,)},
+    # Jobs' drivers run on the master; executors, on workers, call them back and fetch blocks.
+    cluster_ports={"master": (steps.DRIVER_PORTS, steps.BLOCK_MANAGER_PORTS),
+                   "worker": (steps.WORKER_PORT, steps.BLOCK_MANAGER_PORTS)},
 )
 
 

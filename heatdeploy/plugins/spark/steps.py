@@ -6,50 +6,18 @@ import json
 import shlex
 from typing import Any
 
-from heatdeploy import Instance, Remote, RemoteError, StepContext
+from heatdeploy import Daemon, Instance, Remote, StepContext, wait_for_http, wait_for_members
 
 MASTER_PORT, MASTER_UI, WORKER_UI = 7077, 8080, 8081
+# Spark picks these at random unless told; a security group can only open a port it knows. Each
+# service tries its port and the next PORT_RETRIES ones, so concurrent drivers each find one.
+WORKER_PORT, DRIVER_PORT, BLOCK_MANAGER_PORT, PORT_RETRIES = 7078, 7100, 7200, 15
+DRIVER_PORTS = range(DRIVER_PORT, DRIVER_PORT + PORT_RETRIES + 1)
+BLOCK_MANAGER_PORTS = range(BLOCK_MANAGER_PORT, BLOCK_MANAGER_PORT + PORT_RETRIES + 1)
 CONF_DIR = "/opt/heatdeploy/spark/conf"
 STATE_DIR = "/var/lib/heatdeploy/spark"
-DAEMON = "/opt/heatdeploy/spark/daemon"
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
-START_TIMEOUT = 120.0
-
-# Starts, stops and reports one Spark daemon. Spark's own spark-daemon.sh
-# sleeps a fixed 2.5 s per start; readiness is checked through the master's
-# status instead.
-DAEMON_SCRIPT = f"""#!/bin/sh
-# usage: daemon start|stop|status NAME [CLASS ARGS...]
-set -e
-action=$1 name=$2
-shift 2
-. {CONF_DIR}/spark-env.sh
-pid_file="$SPARK_PID_DIR/$name.pid"
-running() {{ [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; }}
-case "$action" in
-  status) running ;;
-  start)
-    running && exit 0
-    mkdir -p "$SPARK_PID_DIR" "$SPARK_LOG_DIR"
-    nohup "$SPARK_HOME/bin/spark-class" "$@" >> "$SPARK_LOG_DIR/$name.out" 2>&1 < /dev/null &
-    echo $! > "$pid_file" ;;
-  stop)
-    running || {{ rm -f "$pid_file"; exit 0; }}
-    pid=$(cat "$pid_file")
-    kill "$pid"
-    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-    rm -f "$pid_file" ;;
-esac
-"""
-
-
-class DaemonDied(RemoteError):
-    """A Spark daemon stopped right after it was started: waiting longer cannot help."""
-
-    fatal = True
-
 
 def master(ctx: StepContext) -> Instance:
     return ctx.running("master", include_leaving=True)[0]
@@ -70,10 +38,9 @@ def spark_env(ctx: StepContext, instance: Instance) -> str:
         "SPARK_MASTER_HOST": master(ctx).fixed_ip,
         "SPARK_MASTER_PORT": str(MASTER_PORT),
         "SPARK_MASTER_WEBUI_PORT": str(MASTER_UI),
+        "SPARK_WORKER_PORT": str(WORKER_PORT),
         "SPARK_WORKER_WEBUI_PORT": str(WORKER_UI),
         "SPARK_DAEMON_MEMORY": ctx.config("daemon_memory"),
-        "SPARK_LOG_DIR": f"{STATE_DIR}/logs",
-        "SPARK_PID_DIR": f"{STATE_DIR}/run",
         "SPARK_WORKER_DIR": f"{STATE_DIR}/work",
         "SPARK_LOCAL_DIRS": ",".join(local_dirs),
         "SPARK_DAEMON_JAVA_OPTS": f"-Djava.io.tmpdir={STATE_DIR}/tmp -XX:-UsePerfData",
@@ -98,6 +65,9 @@ def spark_defaults(ctx: StepContext, instance: Instance) -> str:
     settings = {
         "spark.master": master_url(ctx),
         "spark.executor.memory": ctx.config("executor_memory"),
+        "spark.driver.port": DRIVER_PORT,
+        "spark.blockManager.port": BLOCK_MANAGER_PORT,
+        "spark.port.maxRetries": PORT_RETRIES,
         "spark.local.dir": ",".join(_local_dirs(ctx, instance)),
         "spark.driver.extraJavaOptions": f"-Djava.io.tmpdir={STATE_DIR}/tmp -XX:-UsePerfData",
         "spark.executor.extraJavaOptions": "-XX:-UsePerfData",
@@ -114,8 +84,7 @@ def configure(ctx: StepContext, remote: Remote) -> None:
     remote.write_file(f"{CONF_DIR}/spark-env.sh", spark_env(ctx, instance), 0o755)
     remote.write_file(f"{CONF_DIR}/spark-defaults.conf", spark_defaults(ctx, instance))
     remote.write_file(f"{CONF_DIR}/workers", workers_file(ctx))
-    remote.write_file(DAEMON, DAEMON_SCRIPT, 0o755)
-    dirs = [f"{STATE_DIR}/{d}" for d in ("logs", "run", "work", "tmp")] + _local_dirs(ctx, instance)
+    dirs = [f"{STATE_DIR}/{d}" for d in ("run", "work", "tmp")] + _local_dirs(ctx, instance)
     remote.run(["mkdir", "-p", *dirs])
 
 
@@ -123,35 +92,42 @@ def refresh_workers_list(ctx: StepContext, remote: Remote) -> None:
     remote.write_file(f"{CONF_DIR}/workers", workers_file(ctx))
 
 
+def daemon(ctx: StepContext, process: str, *args: str) -> Daemon:
+    """The master's or a worker's JVM, started by spark-class with spark-env.sh's settings."""
+    main = MASTER_CLASS if process == "master" else WORKER_CLASS
+    return Daemon(process, [f"{ctx.config('spark_home')}/bin/spark-class", main, *args],
+                  directory=f"{STATE_DIR}/run", environment=f"{CONF_DIR}/spark-env.sh")
+
+
 def start_master(ctx: StepContext, remote: Remote) -> None:
-    ip = remote.instance.fixed_ip
-    remote.run([DAEMON, "start", "master", MASTER_CLASS, "--host", ip, "--port", str(MASTER_PORT),
-                "--webui-port", str(MASTER_UI)])
-    ctx.wait_until("the Spark master reports ALIVE", lambda: _alive_master(remote), START_TIMEOUT)
+    master = daemon(ctx, "master", "--host", remote.instance.fixed_ip, "--port", str(MASTER_PORT),
+                    "--webui-port", str(MASTER_UI))
+    master.start(remote)
+    # The status page may answer before it parses; only an ALIVE master is ready.
+    wait_for_http(ctx, remote, MASTER_UI, "/json/", ctx.config("start_timeout"), probe=lambda: master.check(remote),
+                  what="the Spark master reports ALIVE", ready=lambda status, body: _alive(status, body))
 
 
-def _alive_master(remote: Remote) -> bool:
-    """Whether the master is up; a master process that died fails at once, with its log."""
-    if remote.run([DAEMON, "status", "master"], check=False).status != 0:
-        log = remote.run(["tail", "-n", "20", f"{STATE_DIR}/logs/master.out"], check=False)
-        raise DaemonDied(remote.instance.name, "the Spark master exited", log.stdout)
-    return master_status(remote).get("status") == "ALIVE"
+def _alive(status: int, body: bytes) -> bool:
+    return status == 200 and _parsed(body).get("status") == "ALIVE"
 
 
 def start_worker(ctx: StepContext, remote: Remote) -> None:
-    remote.run([DAEMON, "start", "worker", WORKER_CLASS, "--host", remote.instance.fixed_ip,
-                "--webui-port", str(WORKER_UI), master_url(ctx)])
+    daemon(ctx, "worker", "--host", remote.instance.fixed_ip, "--port", str(WORKER_PORT),
+           "--webui-port", str(WORKER_UI), master_url(ctx)).start(remote)
 
 
 def stop_worker(ctx: StepContext, remote: Remote) -> None:
-    remote.run([DAEMON, "stop", "worker"])
+    daemon(ctx, "worker").stop(remote)
 
 
 def master_status(remote: Remote) -> dict[str, Any]:
     """The master's JSON status page, fetched through the instance's SSH connection."""
     status, body = remote.http("GET", MASTER_UI, "/json/")
-    if status != 200:
-        return {}
+    return _parsed(body) if status == 200 else {}
+
+
+def _parsed(body: bytes) -> dict[str, Any]:
     try:
         return dict(json.loads(body))
     except ValueError:  # a master still starting may answer before its status page works
@@ -164,7 +140,8 @@ def alive_workers(status: dict[str, Any]) -> set[str]:
 
 
 def verify_workers(ctx: StepContext, remote: Remote) -> None:
-    """Wait until exactly the cluster's workers (leaving ones excluded) are alive."""
-    expected = {i.fixed_ip for i in ctx.running("worker")}
-    ctx.wait_until(f"{len(expected)} Spark worker(s) alive",
-                   lambda: alive_workers(master_status(remote)) == expected, START_TIMEOUT)
+    """Wait until exactly the cluster's workers (leaving ones excluded) are alive on the master."""
+    wait_for_members(ctx, f"every Spark worker registered with the master at {master_url(ctx)}",
+                     lambda: alive_workers(master_status(remote)), ctx.running("worker"), ctx.config("start_timeout"),
+                     hint=f"the master's port {MASTER_PORT} and the workers' port {WORKER_PORT} must be open between "
+                          f"the instances; a worker's log is {STATE_DIR}/run/worker.log")

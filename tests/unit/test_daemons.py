@@ -1,0 +1,138 @@
+"""The daemon and readiness helpers: the daemon script really run by sh, the waits through the recording fake."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+import unittest
+from pathlib import Path
+
+from heatdeploy import (
+    Daemon,
+    DaemonDied,
+    DeadlineExceeded,
+    Instance,
+    Result,
+    members_health,
+    wait_for_http,
+    wait_for_members,
+)
+from heatdeploy.plugins.spark import SPARK
+from heatdeploy.testing import Responses, make_cluster
+from tests.unit.helpers import SPARK_SPEC
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs: a zombie nobody reaped has ended."""
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
+class LocalRemote:
+    """Runs commands on this machine, as an instance would: argv lists only."""
+
+    instance = Instance(name="here-0", id="1", group="here", processes=("any",), fixed_ip="127.0.0.1",
+                        floating_ip=None, host_key=None)
+
+    def run(self, command: list[str], *, stdin: bytes | None = None, check: bool = True,
+            timeout: float | None = None) -> Result:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+        if check and done.returncode:
+            raise AssertionError(f"{command[:4]} exited {done.returncode}: {done.stderr}")
+        return Result(done.returncode, done.stdout, done.stderr)
+
+
+class DaemonScriptTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.dir = Path(tempfile.mkdtemp())
+        self.remote = LocalRemote()
+        self.env = self.dir / "env.sh"
+        # A sourced file that sets the script's own names must not change what it does.
+        self.env.write_text("export GREETING='hello there'\nhd_name=wrong hd_pid=/dev/null\n")
+        self.daemon = Daemon("sleeper", ["sh", "-c", 'echo "$GREETING"; exec sleep 60'],
+                             directory=str(self.dir / "run"), environment=str(self.env), stop_timeout=5)
+
+    def tearDown(self) -> None:
+        pid_file = self.dir / "run" / "sleeper.pid"
+        if pid_file.exists():  # a failed test must not leave its sleeper behind
+            try:
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+
+    def pid(self) -> int:
+        return int((self.dir / "run" / "sleeper.pid").read_text())
+
+    def test_start_is_idempotent_and_stop_ends_the_process(self) -> None:
+        self.assertFalse(self.daemon.running(self.remote))
+        self.daemon.start(self.remote)
+        first = self.pid()
+        self.daemon.start(self.remote)
+        self.assertEqual(self.pid(), first, "a running daemon is not started twice")
+        self.assertTrue(self.daemon.running(self.remote))
+        self.daemon.check(self.remote)
+        self.daemon.stop(self.remote)
+        self.assertFalse(self.daemon.running(self.remote))
+        self.assertFalse((self.dir / "run" / "sleeper.pid").exists())
+        self.assertFalse(alive(first))
+        self.daemon.stop(self.remote)  # stopping a stopped daemon does nothing
+
+    def test_the_environment_file_reaches_the_command_and_output_goes_to_the_log(self) -> None:
+        self.daemon.start(self.remote)
+        log = Path(self.daemon.log_file)
+        deadline = 100
+        while "hello there" not in (log.read_text() if log.exists() else "") and deadline:
+            subprocess.run(["sleep", "0.05"], check=True)
+            deadline -= 1
+        self.assertEqual(log.read_text(), "hello there\n")
+        self.daemon.stop(self.remote)
+
+    def test_a_daemon_that_exits_fails_check_with_its_log(self) -> None:
+        failing = Daemon("sleeper", ["sh", "-c", "echo no java here; exit 1"], directory=str(self.dir / "run"))
+        failing.start(self.remote)
+        deadline = 100
+        while failing.running(self.remote) and deadline:
+            subprocess.run(["sleep", "0.05"], check=True)
+            deadline -= 1
+        with self.assertRaises(DaemonDied) as died:
+            failing.check(self.remote)
+        self.assertEqual(died.exception.output, "no java here\n")
+        self.assertIn(f"sleeper exited (its log is {self.dir}/run/sleeper.log)", str(died.exception))
+        self.assertTrue(died.exception.fatal)
+
+
+class ReadinessTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.ctx = make_cluster(SPARK_SPEC, SPARK, responses=Responses(http={(8080, "/ready"): {"ok": True}}))
+        self.workers = self.ctx.running("worker")
+
+    def test_wait_for_http_returns_the_ready_body(self) -> None:
+        remote = self.ctx.remote(self.workers[0])
+        self.assertEqual(wait_for_http(self.ctx, remote, 8080, "/ready", 5), b'{"ok": true}')
+
+    def test_wait_for_http_stops_at_once_when_the_probe_says_the_daemon_died(self) -> None:
+        remote = self.ctx.remote(self.workers[0])
+
+        def dead() -> None:
+            raise DaemonDied(remote.instance.name, "worker exited")
+
+        with self.assertRaisesRegex(DaemonDied, "worker exited"):
+            wait_for_http(self.ctx, remote, 8080, "/ready", 60, probe=dead)
+
+    def test_wait_for_members_names_the_missing_instances_and_the_hint(self) -> None:
+        wait_for_members(self.ctx, "workers in", lambda: ["10.0.1.10", "10.0.1.11"], self.workers, 5)
+        with self.assertRaises(DeadlineExceeded) as late:
+            wait_for_members(self.ctx, "workers in", lambda: ["10.0.1.10"], self.workers, 0, hint="open 7078")
+        self.assertEqual(str(late.exception), "workers in: still missing demo-worker-1 after 0 s; open 7078")
+
+    def test_members_health(self) -> None:
+        cases = {("10.0.1.10", "10.0.1.11", "10.9.9.9"): ("green", "2 of 2 workers"),
+                 ("10.0.1.11",): ("yellow", "1 of 2 workers; missing 10.0.1.10"),
+                 (): ("red", "no workers")}
+        for seen, expected in cases.items():
+            health = members_health(seen, self.workers, "workers")
+            self.assertEqual((health.status, health.message), expected)
