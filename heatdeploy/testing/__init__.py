@@ -5,6 +5,8 @@
   a framework's steps through the real orchestrator. Fake instances pass
   the image check; answer :func:`image_check_command` to act out an image
   that lacks something.
+- Job engines: :func:`make_job_context` gives a job context over the same
+  fake instances, :func:`make_job` a record to hand the engine.
 - The lifecycle: :class:`FakeCloud` (Heat, Swift, trusts in memory) and
   :class:`FakeInstances` (a connector of recording remotes) let a
   :class:`~heatdeploy.ClusterManager` or :class:`~heatdeploy.JobManager`
@@ -27,12 +29,14 @@ from heatdeploy.testing.clusters import (
                                          parse_test_spec,
                                          run_operation,
 )
+from heatdeploy.testing.jobs import RecordingJobContext, make_job, make_job_context
 from heatdeploy.testing.launched import LaunchedCluster, SpecSource, load_test_spec
 from heatdeploy.testing.remotes import CommandReply, Entry, HttpReply, Recorder, RecordingRemote, Responses
 
 __all__ = [
     "BARE", "CommandReply", "Entry", "FakeCloud", "FakeInstances", "FakeObjectStore", "FakeRecords",
-    "FakeStacks", "HttpReply", "LaunchedCluster", "Recorder", "RecordingContext", "RecordingRemote",
-    "Responses", "SpecSource", "bare_cluster", "fake_instances", "image_check_command", "load_test_spec",
-    "make_cluster", "operation_steps", "parse_test_spec", "run_operation",
+    "FakeStacks", "HttpReply", "LaunchedCluster", "Recorder", "RecordingContext", "RecordingJobContext",
+    "RecordingRemote", "Responses", "SpecSource", "bare_cluster", "fake_instances", "image_check_command",
+    "load_test_spec", "make_cluster", "make_job", "make_job_context", "operation_steps", "parse_test_spec",
+    "run_operation",
 ]

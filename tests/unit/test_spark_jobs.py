@@ -1,0 +1,61 @@
+"""Spark's job engine through the job context double: the commands it runs and how it reads states."""
+
+from __future__ import annotations
+
+import shlex
+import unittest
+
+from heatdeploy.plugins.spark import SPARK
+from heatdeploy.plugins.spark.jobs import RUNNER, STATUS_SCRIPT, SparkJobs
+from heatdeploy.testing import Responses, make_job, make_job_context
+from tests.unit.helpers import SPARK_SPEC
+
+MASTER = "demo-master-0"
+DIRECTORY = "/var/lib/heatdeploy/jobs/job-1"
+STATUS = ["sh", "-c", STATUS_SCRIPT, "sh", DIRECTORY]
+
+
+def replies(runner: str, apps: list[dict[str, str]] | None = None, log: str = "") -> Responses:
+    """The driver's runner reporting ``runner``, the master listing ``apps``, the driver log holding ``log``."""
+    return Responses(commands={shlex.join(STATUS): runner, "sh -c 'grep -o": log},
+                     http={(8080, "/json/"): {"status": "ALIVE", "completedapps": apps or []}})
+
+
+class SparkJobsTest(unittest.TestCase):
+    def test_start_runs_spark_submit_detached_on_the_master_with_every_value_as_an_argument(self) -> None:
+        ctx = make_job_context(SPARK_SPEC, SPARK)
+        job = make_job("spark", conf={"spark.executor.cores": "1; reboot"}, main_class="org.Example")
+        SparkJobs().start(ctx, job, "/jobs/job-1/app.jar", ["{x}", "a b"])
+        writes = [e for e in ctx.recorder.entries(MASTER) if e[0] == "write"]
+        self.assertEqual([(e[2], e[3], e[4]) for e in writes], [(f"{DIRECTORY}/run.sh", RUNNER, 0o755)])
+        launch = ctx.recorder.entries(MASTER)[-1][2][2]
+        submit = ["/opt/spark/bin/spark-submit", "--master", "spark://10.0.0.10:7077", "--name", "job-1",
+                  "--conf", "spark.executor.cores=1; reboot", "--class", "org.Example", "/jobs/job-1/app.jar",
+                  "{x}", "a b"]
+        self.assertEqual(launch, f"setsid nohup {DIRECTORY}/run.sh {shlex.join(submit)} > /dev/null 2>&1 "
+                                 f"< /dev/null & echo $! > {DIRECTORY}/pid")
+
+    def test_states(self) -> None:
+        app = {"id": "app-7", "state": "FINISHED"}
+        cases = [
+            (replies("running"), "shell", ("RUNNING", "driver running")),
+            (replies("exit 0", [app], "app ID app-7"), "spark",
+             ("SUCCEEDED", "driver exited with status 0; application app-7 FINISHED")),
+            (replies("exit 1"), "shell", ("FAILED", "driver exited with status 1")),
+            (replies("exit 1", [{"id": "app-7", "state": "KILLED"}], "app ID app-7"), "spark",
+             ("KILLED", "application killed; application app-7 KILLED")),
+            (replies("gone"), "shell", ("FAILED", "the driver is gone without an exit status (instance restarted?)")),
+        ]
+        for responses, kind, expected in cases:
+            with self.subTest(expected=expected):
+                ctx = make_job_context(SPARK_SPEC, SPARK, responses=responses)
+                self.assertEqual(SparkJobs().status(ctx, make_job(kind)), expected)
+
+    def test_cancel_kills_the_drivers_process_group_and_marks_the_job(self) -> None:
+        responses = replies("running")
+        responses.commands[f"cat {DIRECTORY}/pid"] = "4242"
+        ctx = make_job_context(SPARK_SPEC, SPARK, responses=responses)
+        job = make_job("shell")
+        SparkJobs().cancel(ctx, job)
+        self.assertEqual(ctx.recorder.entries(MASTER)[-1][2], ["kill", "-s", "TERM", "--", "-4242"])
+        self.assertEqual(SparkJobs().status(ctx, job), ("KILLED", "cancelled"))
