@@ -21,6 +21,7 @@ from heatdeploy.plugin.framework import ConfigOption, Framework, Operation, at_l
 from heatdeploy.plugin.health import Health, HealthCheck
 from heatdeploy.plugin.image import ImageRequirements
 from heatdeploy.plugin.instance import Instance
+from heatdeploy.plugin.job_process import JobProcess
 from heatdeploy.plugin.jobs import JobContext, JobEngine, JobRecord
 from heatdeploy.plugin.jobs import State as JobState
 from heatdeploy.plugin.manager import PluginError, Plugins, hookimpl, load_plugins, plugins_from
@@ -59,9 +60,9 @@ __all__ = [
     "ClusterContext", "ClusterError", "ClusterManager", "ClusterSpec", "ConfigOption", "Daemon", "DaemonDied",
     "DeadlineExceeded", "Event", "EventSink", "ExitStatus", "File", "Framework", "Health", "HealthCheck",
     "HeatdeployError", "ImageRequirements", "Instance", "JobContext", "JobEngine", "JobError", "JobManager",
-    "JobRecord", "JobSpec", "JobState", "LoadedSpec", "LocatedProblem", "NodeGroup", "Operation", "Options",
-    "PluginError", "Plugins", "Problem", "Remote", "RemoteError", "RenderError", "Rendered", "Result",
-    "SecurityRule", "SpecError", "Step", "StepContext", "StepsFailed", "Summary", "TemplatePart",
+    "JobProcess", "JobRecord", "JobSpec", "JobState", "LoadedSpec", "LocatedProblem", "NodeGroup", "Operation",
+    "Options", "PluginError", "Plugins", "Problem", "Remote", "RemoteError", "RenderError", "Rendered",
+    "Result", "SecurityRule", "SpecError", "Step", "StepContext", "StepsFailed", "Summary", "TemplatePart",
     "UserDataPart", "Volumes", "at_least", "at_most", "by_address", "exactly_one", "framework_problems",
     "hookimpl", "load_and_validate", "load_cloud", "load_plugins", "members_health", "parse_spec",
     "plugins_from", "read_job_file", "read_spec", "run_steps", "run_transient", "wait_for_http",

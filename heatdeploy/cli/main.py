@@ -16,6 +16,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from heatdeploy.cli import binaries, jobs, lifecycle
@@ -103,7 +104,7 @@ def framework_report(framework: Framework, plugins: Plugins) -> dict[str, Any]:
         "ports": {p: list(framework.ports_for([p])) for p in framework.processes if framework.ports_for([p])},
         "public_ports": {p: list(framework.public_ports_for([p])) for p in framework.processes
                          if framework.public_ports_for([p])},
-        "cluster_ports": {p: [f"{low}-{high}" if high > low else str(low)
+        "between_instances": {p: [f"{low}-{high}" if high > low else str(low)
                               for low, high in framework.cluster_port_ranges([p])]
                           for p in framework.processes if framework.cluster_port_ranges([p])},
         "job_types": list(engine.types) if engine else [],
@@ -129,13 +130,25 @@ def cmd_plugins(args: argparse.Namespace, progress: Progress) -> int:
     return ExitStatus.OK
 
 
+def cmd_plugin_new(args: argparse.Namespace, progress: Progress) -> int:
+    from heatdeploy import skeleton
+
+    written = skeleton.generate(args.name, args.kind, Path(args.output))
+    root = written[0].parent if written[0].parent.name != "tests" else written[0].parent.parent
+    for path in written:
+        print(path)
+    print(f"next: cd {root} && pip install -e '.[test]' && pytest tests/test_units.py", file=sys.stderr)
+    return ExitStatus.OK
+
+
 def _print_framework(name: str, report: dict[str, Any]) -> None:
     print(f"  framework {name} ({report['title']}): versions {', '.join(report['versions'])}")
     for process, description in report["processes"].items():
         print(f"    process {process}: {description}")
     for c in report["configs"]:
         print(f"    config {c['name']} ({c['type']}, {c['scope']}, default {c['default']!r}): {c['description']}")
-    for label, key in (("ports", "ports"), ("public ports", "public_ports"), ("between instances", "cluster_ports")):
+    labels = {"ports": "ports", "public_ports": "public ports", "between_instances": "between instances"}
+    for key, label in labels.items():
         if report[key]:
             listed = "; ".join(f"{p} {', '.join(map(str, ports))}" for p, ports in report[key].items())
             print(f"    {label}: {listed}")
@@ -171,6 +184,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(sub, "plugins", cmd_plugins, "list installed plugins and load errors",
                 "heatdeploy plugins --format json")
     format_option(p)
+
+    plugin = sub.add_parser("plugin", help="write plugins", description="Start a new plugin package.")
+    plugin_commands = plugin.add_subparsers(dest="plugin_command", metavar="COMMAND", required=True)
+    p = command(plugin_commands, "new", cmd_plugin_new,
+                "write a new plugin package (module, tests, README, setup.cfg with its entry point) "
+                "that passes its own tests as generated", "heatdeploy plugin new flink -o ~/src")
+    p.add_argument("name", metavar="NAME", help="the plugin's name, e.g. flink (the package is heatdeploy-NAME)")
+    kind = p.add_mutually_exclusive_group()
+    kind.add_argument("--framework", dest="kind", action="store_const", const="framework", default="framework",
+                      help="a framework: master and workers, launch, scale, health, jobs (the default)")
+    kind.add_argument("--addon", dest="kind", action="store_const", const="addon",
+                      help="an add-on for every framework: a validation rule and a configuration step")
+    p.add_argument("-o", "--output", metavar="DIR", default=".", help="where to create heatdeploy-NAME/ (default: .)")
     lifecycle.add_commands(sub)
     jobs.add_commands(sub)
     binaries.add_commands(sub)

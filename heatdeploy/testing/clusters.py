@@ -106,22 +106,26 @@ def _pick(by_name: Mapping[str, Instance], names: Iterable[str]) -> list[Instanc
     return [by_name[n] for n in chosen]
 
 
-def operation_steps(framework: Framework, operation: Operation) -> list[Step]:
-    """heatdeploy's common steps followed by ``framework``'s for ``operation``, as a real run orders them.
+def operation_steps(framework: Framework, operation: Operation, plugins: Plugins | None = None,
+                    spec: ClusterSpec | None = None) -> list[Step]:
+    """heatdeploy's common steps followed by ``framework``'s for ``operation``, as a real run orders them,
+    then, with ``plugins`` (and the ``spec`` they are asked about), every add-on's ``heatdeploy_cluster_steps``.
 
     The common steps prepare new instances, so they are part of launch and
     scale-up only; a decommission acts on instances that are already set up.
-    Every framework step follows the image check, as in a real run.
+    Every framework and add-on step follows the image check, as in a real run.
     """
-    return with_common_steps(operation, framework.steps(operation))
+    extra = plugins.cluster_steps(spec, framework, operation) if plugins is not None and spec is not None else []
+    return with_common_steps(operation, [*framework.steps(operation), *extra])
 
 
-def run_operation(framework: Framework, operation: Operation, ctx: StepContext, max_workers: int = 32) -> None:
-    """Run ``operation`` over ``ctx`` through the real orchestrator.
+def run_operation(framework: Framework, operation: Operation, ctx: StepContext, max_workers: int = 32,
+                  plugins: Plugins | None = None) -> None:
+    """Run ``operation`` over ``ctx`` through the real orchestrator; with ``plugins``, the add-ons' steps too.
 
     Raises :class:`~heatdeploy.StepsFailed` like a real run would.
     """
-    run_steps(ctx, operation_steps(framework, operation), max_workers)
+    run_steps(ctx, operation_steps(framework, operation, plugins, ctx.spec), max_workers)
 
 
 BARE = Framework(name="bare", title="Bare instances", versions=("1",), processes={"node": "runs nothing"})

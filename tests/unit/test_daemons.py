@@ -7,6 +7,7 @@ import signal
 import subprocess
 import tempfile
 import unittest
+from collections.abc import Callable
 from pathlib import Path
 
 from heatdeploy import (
@@ -14,6 +15,8 @@ from heatdeploy import (
     DaemonDied,
     DeadlineExceeded,
     Instance,
+    JobProcess,
+    JobRecord,
     Result,
     members_health,
     wait_for_http,
@@ -103,6 +106,80 @@ class DaemonScriptTest(unittest.TestCase):
         self.assertEqual(died.exception.output, "no java here\n")
         self.assertIn(f"sleeper exited (its log is {self.dir}/run/sleeper.log)", str(died.exception))
         self.assertTrue(died.exception.fatal)
+
+
+class FolderJob(JobRecord):
+    """A job whose folder is wherever the test says, not under /var/lib."""
+
+    folder = ""
+
+    @property
+    def directory(self) -> str:
+        return self.folder
+
+
+def settled(read: Callable[[], tuple[str, str]]) -> tuple[str, str]:
+    """``read()`` once it no longer says RUNNING (within 5 s)."""
+    for _ in range(100):
+        state = read()
+        if state[0] != "RUNNING":
+            return state
+        subprocess.run(["sleep", "0.05"], check=True)
+    return state
+
+
+class JobProcessTest(unittest.TestCase):
+    """The driver scripts run by sh, in a job folder of a temporary directory."""
+
+    def setUp(self) -> None:
+        self.dir = Path(tempfile.mkdtemp())
+        self.remote = LocalRemote()
+        env = self.dir / "env.sh"
+        env.write_text("export WHO='the driver'\n")
+        self.process = JobProcess(environment=str(env))
+        self.job = FolderJob(id="job-1", cluster="demo", type="shell", binary="swift://jobs/program")
+        self.job.folder = str(self.dir / "job-1")
+        self.addCleanup(lambda: self.process.kill(self.remote, self.job))
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.job.directory)
+
+    def test_exit_status_and_log_are_kept(self) -> None:
+        self.process.start(self.remote, self.job, ["sh", "-c", 'echo "hi from $WHO"; exit 3'])
+        read = lambda: self.process.state(self.remote, self.job)  # noqa: E731
+        self.assertEqual(settled(read), ("FAILED", "driver exited with status 3"))
+        self.assertEqual(self.process.logs(self.remote, self.job), b"hi from the driver\n")
+        self.assertEqual(self.process.logs(self.remote, self.job, offset=3), b"from the driver\n")
+
+    def test_kill_ends_the_whole_session(self) -> None:
+        self.process.start(self.remote, self.job, ["sh", "-c", "sleep 60 & sleep 60; wait"])
+        self.assertEqual(self.process.state(self.remote, self.job), ("RUNNING", "driver running"))
+        self.process.kill(self.remote, self.job)
+        state = settled(lambda: self.process.state(self.remote, self.job))
+        self.assertEqual(state[0], "FAILED")
+        session = int((self.folder / "pid").read_text())
+        left = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _session(p) == session and
+                "\nState:\tZ" not in _status(p)]
+        self.assertEqual(left, [], "every process of the driver's session ended")
+
+    def test_a_missing_folder_is_gone(self) -> None:
+        self.job.folder = str(self.dir / "never-started")
+        self.assertEqual(self.process.state(self.remote, self.job)[0], "FAILED")
+
+
+def _session(proc: Path) -> int:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[3])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+def _status(proc: Path) -> str:
+    try:
+        return (proc / "status").read_text()
+    except OSError:
+        return ""
 
 
 class ReadinessTest(unittest.TestCase):

@@ -23,7 +23,7 @@ LAYERS = [
     ["heatdeploy.steps"],
     ["heatdeploy.cluster"],
     ["heatdeploy.jobs"],
-    ["heatdeploy.testing", "heatdeploy.pytest_plugin", "heatdeploy.local"],
+    ["heatdeploy.testing", "heatdeploy.pytest_plugin", "heatdeploy.local", "heatdeploy.skeleton"],
     ["heatdeploy.cli"],
     ["heatdeploy", "heatdeploy.__main__"],
     ["heatdeploy.plugins"],

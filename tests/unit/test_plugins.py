@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import tempfile
 import unittest
 from pathlib import Path
@@ -79,6 +80,24 @@ class EntryPointTest(unittest.TestCase):
         self.assertEqual(rendered.returncode, 0, rendered.stderr)
         self.assertIn('"node_exporter_port"', rendered.stdout)
         self.assertIn('"port_range_min": 9100', rendered.stdout)
+
+
+    def test_the_contrib_framework_installs_through_the_entry_point_its_setup_cfg_declares(self) -> None:
+        contrib = ROOT / "contrib" / "heatdeploy-dask"
+        setup = configparser.ConfigParser()
+        setup.read(contrib / "setup.cfg")
+        declared = dict(line.split(" = ") for line in setup["options.entry_points"]["heatdeploy"].split("\n") if line)
+        add_distribution(self.site, setup["metadata"]["name"], declared)
+        report = plugins_json(self.site, extra_path=(contrib,))
+        dask = report["frameworks"]["dask"]
+        self.assertEqual((dask["job_types"], dask["between_instances"]),
+                         (["python"], {"scheduler": ["8786-8787"], "worker": ["8788-8789"]}))
+        spec = self.site / "dask.yaml"
+        spec.write_text("name: d\nplugin: dask\nversion: '2026'\nimage: i\nflavor: f\nnetwork: n\nnode_groups:\n"
+                        "  - {name: s, count: 1, processes: [scheduler]}\n"
+                        "  - {name: w, count: 2, processes: [worker]}\n")
+        result = run_cli(self.site, "validate", str(spec), extra_path=(contrib,))
+        self.assertEqual(result.returncode, 0, result.stderr)
 
 
 class LoadErrorTest(unittest.TestCase):

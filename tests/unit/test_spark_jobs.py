@@ -5,14 +5,15 @@ from __future__ import annotations
 import shlex
 import unittest
 
+from heatdeploy.plugin.job_process import START_SCRIPT, STATUS_SCRIPT
 from heatdeploy.plugins.spark import SPARK
-from heatdeploy.plugins.spark.jobs import RUNNER, STATUS_SCRIPT, SparkJobs
+from heatdeploy.plugins.spark.jobs import SparkJobs
 from heatdeploy.testing import Responses, make_job, make_job_context
 from tests.unit.helpers import SPARK_SPEC
 
 MASTER = "demo-master-0"
 DIRECTORY = "/var/lib/heatdeploy/jobs/job-1"
-STATUS = ["sh", "-c", STATUS_SCRIPT, "sh", DIRECTORY]
+STATUS = ["sh", "-c", STATUS_SCRIPT, "status", DIRECTORY]
 
 
 def replies(runner: str, apps: list[dict[str, str]] | None = None, log: str = "") -> Responses:
@@ -26,14 +27,12 @@ class SparkJobsTest(unittest.TestCase):
         ctx = make_job_context(SPARK_SPEC, SPARK)
         job = make_job("spark", conf={"spark.executor.cores": "1; reboot"}, main_class="org.Example")
         SparkJobs().start(ctx, job, "/jobs/job-1/app.jar", ["{x}", "a b"])
-        writes = [e for e in ctx.recorder.entries(MASTER) if e[0] == "write"]
-        self.assertEqual([(e[2], e[3], e[4]) for e in writes], [(f"{DIRECTORY}/run.sh", RUNNER, 0o755)])
-        launch = ctx.recorder.entries(MASTER)[-1][2][2]
         submit = ["/opt/spark/bin/spark-submit", "--master", "spark://10.0.0.10:7077", "--name", "job-1",
                   "--conf", "spark.executor.cores=1; reboot", "--class", "org.Example", "/jobs/job-1/app.jar",
                   "{x}", "a b"]
-        self.assertEqual(launch, f"setsid nohup {DIRECTORY}/run.sh {shlex.join(submit)} > /dev/null 2>&1 "
-                                 f"< /dev/null & echo $! > {DIRECTORY}/pid")
+        self.assertEqual(ctx.recorder.entries(MASTER), [
+            ("run", MASTER, ["sh", "-c", START_SCRIPT, "start", DIRECTORY,
+                             "/opt/heatdeploy/spark/conf/spark-env.sh", *submit])])
 
     def test_states(self) -> None:
         app = {"id": "app-7", "state": "FINISHED"}

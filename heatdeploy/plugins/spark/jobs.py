@@ -1,35 +1,22 @@
 """Spark's job engine: spark-submit (Python files or jars) and shell scripts, run on the master.
 
-A job runs in the background under a small runner that records its exit
-status next to its log, so status survives heatdeploy going away. Status
-comes from that runner and from the master's JSON (the application, found
-by its name: the job id); cancelling kills the application through the
-master and the driver's process group.
+A job's driver runs in the background as a :class:`~heatdeploy.JobProcess`,
+which keeps its exit status next to its log, so status survives heatdeploy
+going away. Status comes from there and from the master's JSON (the
+application, found by the id the driver logged); cancelling kills the
+application through the master and the driver's process group.
 """
 
 from __future__ import annotations
 
 import re
-import shlex
 import urllib.parse
 
-from heatdeploy import Instance, JobContext, JobRecord, JobState, Remote
+from heatdeploy import Instance, JobContext, JobProcess, JobRecord, JobState, Remote
 from heatdeploy.plugins.spark import steps
 
-RUNNER = f"""#!/bin/sh
-# Runs a job, keeping its output and exit status beside it for heatdeploy.
-. {steps.CONF_DIR}/spark-env.sh
-cd "$(dirname "$0")"
-"$@" > driver.log 2>&1
-echo $? > exit_status.tmp && mv exit_status.tmp exit_status
-"""
-
-# Prints one of: "exit N", "running", "gone".
-STATUS_SCRIPT = """cd "$1" || { echo gone; exit 0; }
-if [ -f exit_status ]; then echo "exit $(cat exit_status)";
-elif [ -f pid ] && kill -0 "$(cat pid)" 2>/dev/null; then echo running;
-else echo gone; fi
-"""
+# The driver's shell sources spark-env.sh, as Spark's own launchers do.
+DRIVER = JobProcess(environment=f"{steps.CONF_DIR}/spark-env.sh")
 
 
 class SparkJobs:
@@ -41,14 +28,7 @@ class SparkJobs:
         return ctx.running("master")[0]
 
     def start(self, ctx: JobContext, job: JobRecord, program: str, args: list[str]) -> None:
-        remote = ctx.remote(self.driver(ctx))
-        runner = f"{job.directory}/run.sh"
-        remote.write_file(runner, RUNNER, 0o755)
-        command = self._command(ctx, job, program, args)
-        # setsid: the job gets a process group of its own, which cancel kills whole.
-        launch = (f"setsid nohup {shlex.quote(runner)} {shlex.join(command)} > /dev/null 2>&1 < /dev/null & "
-                  f"echo $! > {shlex.quote(job.directory)}/pid")
-        remote.run(["sh", "-c", launch])
+        DRIVER.start(ctx.remote(self.driver(ctx)), job, self._command(ctx, job, program, args))
 
     def _command(self, ctx: JobContext, job: JobRecord, program: str, args: list[str]) -> list[str]:
         if job.type == "shell":
@@ -63,20 +43,14 @@ class SparkJobs:
         return [*command, program, *args]
 
     def status(self, ctx: JobContext, job: JobRecord) -> tuple[JobState, str]:
-        remote = ctx.remote(self.driver(ctx))
-        runner = remote.run(["sh", "-c", STATUS_SCRIPT, "sh", job.directory]).stdout.strip()
+        state, reason = DRIVER.state(ctx.remote(self.driver(ctx)), job)
         app = self._application(ctx, job) if job.type == "spark" else None
         app_note = f"; application {app['id']} {app['state']}" if app else ""
         if job.engine.get("cancelled"):
             return "KILLED", "cancelled" + app_note
-        if runner == "running":
-            return "RUNNING", "driver running" + app_note
-        if runner.startswith("exit "):
-            code = int(runner.split()[1])
-            if app and app.get("state") == "KILLED":
-                return "KILLED", f"application killed{app_note}"
-            return ("SUCCEEDED" if code == 0 else "FAILED"), f"driver exited with status {code}{app_note}"
-        return "FAILED", "the driver is gone without an exit status (instance restarted?)"
+        if state != "RUNNING" and app and app.get("state") == "KILLED":
+            return "KILLED", f"application killed{app_note}"
+        return state, reason + app_note
 
     def _application(self, ctx: JobContext, job: JobRecord) -> dict[str, str] | None:
         """The job's application on the master, found by the id its driver logged.
@@ -99,9 +73,7 @@ class SparkJobs:
         return {"id": app_id, "state": "UNKNOWN"}
 
     def logs(self, ctx: JobContext, job: JobRecord, offset: int = 0) -> bytes:
-        remote = ctx.remote(self.driver(ctx))
-        result = remote.run(["tail", "-c", f"+{offset + 1}", f"{job.directory}/driver.log"], check=False)
-        return result.stdout.encode()
+        return DRIVER.logs(ctx.remote(self.driver(ctx)), job, offset)
 
     def cancel(self, ctx: JobContext, job: JobRecord) -> None:
         remote = ctx.remote(self.driver(ctx))
@@ -109,9 +81,7 @@ class SparkJobs:
         if app and app["state"] in ("RUNNING", "WAITING", "SUBMITTED"):
             self._kill_application(remote, app["id"])
         job.engine["cancelled"] = True
-        pid = remote.run(["cat", f"{job.directory}/pid"], check=False).stdout.strip()
-        if pid.isdigit():  # the whole process group: the runner, spark-submit and the driver JVM
-            remote.run(["kill", "-s", "TERM", "--", f"-{pid}"], check=False)
+        DRIVER.kill(remote, job)  # the runner, spark-submit and the driver JVM
 
     @staticmethod
     def _kill_application(remote: Remote, app_id: str) -> None:

@@ -1,0 +1,65 @@
+"""A job's driver as a background process in the job's folder: what most job engines start and watch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from heatdeploy.plugin.jobs import JobRecord, State
+from heatdeploy.plugin.remote import Remote
+
+# The driver runs in a session of its own (setsid), so that kill() ends it with everything it started.
+# Its output goes to driver.log and its exit status to exit_status, both beside it, so that its state
+# survives heatdeploy going away. Values travel as arguments, never as shell text.
+START_SCRIPT = """set -e
+dir=$1 env=$2
+shift 2
+mkdir -p "$dir" && cd "$dir"
+setsid sh -c 'if [ -n "$1" ]; then . "$1"; fi; shift
+"$@" > driver.log 2>&1 && code=0 || code=$?
+echo "$code" > exit_status.tmp && mv exit_status.tmp exit_status' driver "$env" "$@" > /dev/null 2>&1 < /dev/null &
+echo $! > pid
+"""
+
+# Prints one of: "exit N", "running", "gone".
+STATUS_SCRIPT = """cd "$1" || { echo gone; exit 0; }
+if [ -f exit_status ]; then echo "exit $(cat exit_status)";
+elif [ -f pid ] && kill -0 "$(cat pid)" 2>/dev/null; then echo running;
+else echo gone; fi
+"""
+
+
+@dataclass(frozen=True)
+class JobProcess:
+    """A job's driver started in the background in ``job.directory``, with its log and exit status kept there.
+
+    ``environment`` is the absolute path of a shell file sourced just before
+    the command starts (say, the framework's environment script).
+    """
+
+    environment: str = ""
+
+    def start(self, remote: Remote, job: JobRecord, command: Sequence[str]) -> None:
+        """Start ``command`` (an argv list) detached; returns at once."""
+        remote.run(["sh", "-c", START_SCRIPT, "start", job.directory, self.environment, *command])
+
+    def state(self, remote: Remote, job: JobRecord) -> tuple[State, str]:
+        """RUNNING, SUCCEEDED or FAILED, with a one-line reason such as ``driver exited with status 1``."""
+        answer = remote.run(["sh", "-c", STATUS_SCRIPT, "status", job.directory]).stdout.strip()
+        if answer == "running":
+            return "RUNNING", "driver running"
+        if answer.startswith("exit "):
+            code = int(answer.split()[1])
+            return ("SUCCEEDED" if code == 0 else "FAILED"), f"driver exited with status {code}"
+        return "FAILED", "the driver is gone without an exit status (instance restarted?)"
+
+    def logs(self, remote: Remote, job: JobRecord, offset: int = 0) -> bytes:
+        """The driver's output from byte ``offset`` on (empty before it wrote any)."""
+        result = remote.run(["tail", "-c", f"+{offset + 1}", f"{job.directory}/driver.log"], check=False)
+        return result.stdout.encode()
+
+    def kill(self, remote: Remote, job: JobRecord) -> None:
+        """SIGTERM to the driver's whole session: the driver and everything it started."""
+        pid = remote.run(["cat", f"{job.directory}/pid"], check=False).stdout.strip()
+        if pid.isdigit():
+            remote.run(["kill", "-s", "TERM", "--", f"-{pid}"], check=False)
