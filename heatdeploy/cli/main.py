@@ -25,9 +25,9 @@ from heatdeploy.cli.output import Progress
 from heatdeploy.errors import ExitStatus, HeatdeployError, library_failure
 from heatdeploy.plugin.framework import Framework
 from heatdeploy.plugin.manager import Plugins
+from heatdeploy.plugin.schema import schema_for
 from heatdeploy.plugin.validation import load_and_validate
 from heatdeploy.render.renderer import render
-from heatdeploy.spec import model as spec_model
 from heatdeploy.spec.problems import SpecError
 
 
@@ -78,7 +78,7 @@ def cmd_render(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def cmd_schema(args: argparse.Namespace, progress: Progress) -> int:
-    _print_json(spec_model.schema())
+    _print_json(schema_for(plugins().frameworks))
     return ExitStatus.OK
 
 
@@ -178,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the template, nested files and environment into DIR "
                         "(default: print the main template)")
 
-    command(sub, "schema", cmd_schema, "print the cluster spec's JSON Schema (for editors)",
+    command(sub, "schema", cmd_schema, "print the cluster spec's JSON Schema, with the installed frameworks' "
+            "versions, processes and configs (for editors)",
             "heatdeploy schema > heatdeploy-spec.schema.json")
 
     p = command(sub, "plugins", cmd_plugins, "list installed plugins and load errors",

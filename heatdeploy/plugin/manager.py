@@ -261,6 +261,10 @@ def load_plugins(environ: Mapping[str, str] | None = None) -> Plugins:
             plugins._fail(LoadError(ep.name, package, f"{type(exc).__name__}: {exc}"))
             continue
         plugins.add(ep.name, module, package, version)
+    for name in sorted((selected or set()) - {ep.name for ep in entry_points}):
+        installed = ", ".join(sorted(ep.name for ep in entry_points)) or "none"
+        plugins._fail(LoadError(name, None, f"HEATDEPLOY_LOAD_PLUGINS names it, but no installed package "
+                                            f"provides it (installed: {installed})"))
     return plugins
 
 

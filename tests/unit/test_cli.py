@@ -100,6 +100,21 @@ class CliTest(unittest.TestCase):
         bad = yaml.safe_load((EXAMPLES / "spark.yaml").read_text()) | {"netwrk": "x"}
         with self.assertRaises(jsonschema.ValidationError):
             jsonschema.validate(bad, schema)
+        self.assertEqual(schema["properties"]["plugin"]["enum"], ["hadoop", "spark"])
+        spark = yaml.safe_load((EXAMPLES / "spark.yaml").read_text())
+        wrong = {
+            "an unsupported version": spark | {"version": "9.9"},
+            "an unknown process": spark | {"anti_affinity": ["executor"]},
+            "an unknown config": spark | {"configs": {"executor_memery": "1g"}},
+            "a config of the wrong type": spark | {"configs": {"start_timeout": "soon"}},
+            "a cluster-scope config in a group": spark | {"node_groups": [
+                spark["node_groups"][0] | {"configs": {"spark_home": "/opt/x"}}, spark["node_groups"][1]]},
+        }
+        for what, document in wrong.items():
+            with self.subTest(what), self.assertRaises(jsonschema.ValidationError):
+                jsonschema.validate(document, schema)
+        jsonschema.validate(spark | {"node_groups": [spark["node_groups"][0] | {"configs": {"worker_cores": 2}},
+                                                     spark["node_groups"][1]]}, schema)
         group = schema["properties"]["node_groups"]["items"]
         self.assertEqual(group["required"], ["name", "count", "processes"])
         self.assertEqual(group["properties"]["volumes"]["properties"]["mount_prefix"]["default"],
@@ -154,7 +169,7 @@ class ErrorReportTest(unittest.TestCase):
         self.assertNotIn("Traceback", out + err)
 
     def test_an_unexpected_error_is_one_line_unless_debug(self) -> None:
-        with unittest.mock.patch("heatdeploy.spec.model.schema", side_effect=RuntimeError("boom")):
+        with unittest.mock.patch("heatdeploy.cli.main.schema_for", side_effect=RuntimeError("boom")):
             status, out, err = run("schema")
             self.assertEqual((status, out), (1, ""))
             self.assertEqual(err, "heatdeploy: error: internal error: RuntimeError: boom "
@@ -178,7 +193,7 @@ class ErrorReportTest(unittest.TestCase):
 
     def test_a_closed_pipe_ends_quietly(self) -> None:
         code = ("import unittest.mock, heatdeploy.cli.main as m\n"
-                "unittest.mock.patch.object(m.spec_model, 'schema', side_effect=BrokenPipeError()).start()\n"
+                "unittest.mock.patch.object(m, 'schema_for', side_effect=BrokenPipeError()).start()\n"
                 "import sys; sys.argv = ['heatdeploy', 'schema']; m.run()\n")
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
         self.assertEqual((done.returncode, done.stderr), (1, ""))

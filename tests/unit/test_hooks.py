@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 import inspect
 import re
 import sys
@@ -185,6 +187,20 @@ class HookCoverageTest(unittest.TestCase):
             with self.subTest(hook=name):
                 real = list(inspect.signature(getattr(hookspecs, name)).parameters)
                 self.assertEqual([a.strip() for a in documented[name].split(",") if a.strip()], real)
+
+    def test_the_guides_code_parses_and_imports_only_names_heatdeploy_has(self) -> None:
+        for guide in ("plugin-guide.md", "hadoop.md"):
+            text = (ROOT / "docs" / guide).read_text()
+            blocks = re.findall(r"^```python\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+            self.assertTrue(blocks or guide != "plugin-guide.md")
+            for n, block in enumerate(blocks):
+                with self.subTest(guide=guide, block=n):
+                    tree = ast.parse(block)
+                    for node in ast.walk(tree):
+                        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("heatdeploy"):
+                            module = importlib.import_module(node.module or "")
+                            missing = [a.name for a in node.names if not hasattr(module, a.name)]
+                            self.assertEqual(missing, [], f"from {node.module} import ...")
 
     def test_every_hook_has_a_docstring_and_types(self) -> None:
         for name in HOOKS:

@@ -67,6 +67,10 @@ class EntryPointTest(unittest.TestCase):
         self.assertEqual([p["name"] for p in report["plugins"]], ["spark", "toy"])
         self.assertEqual(report["errors"], [])
         self.assertEqual(plugins_json(self.site, env={"HEATDEPLOY_LOAD_PLUGINS": ""})["plugins"], [])
+        misspelt = plugins_json(self.site, env={"HEATDEPLOY_LOAD_PLUGINS": "spark,spak"})
+        self.assertEqual(misspelt["errors"], [{"name": "spak", "package": None, "error": (
+            "HEATDEPLOY_LOAD_PLUGINS names it, but no installed package provides it (installed: broken, hadoop, "
+            "spark, toy)")}])
 
     def test_the_contrib_example_installs_through_its_entry_point(self) -> None:
         contrib = ROOT / "contrib" / "heatdeploy-node-exporter"

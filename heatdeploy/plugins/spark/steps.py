@@ -19,6 +19,7 @@ STATE_DIR = "/var/lib/heatdeploy/spark"
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
 
+
 def master(ctx: StepContext) -> Instance:
     return ctx.running("master", include_leaving=True)[0]
 
@@ -105,7 +106,7 @@ def start_master(ctx: StepContext, remote: Remote) -> None:
     master.start(remote)
     # The status page may answer before it parses; only an ALIVE master is ready.
     wait_for_http(ctx, remote, MASTER_UI, "/json/", ctx.config("start_timeout"), probe=lambda: master.check(remote),
-                  what="the Spark master reports ALIVE", ready=lambda status, body: _alive(status, body))
+                  what="the Spark master reports ALIVE", ready=_alive)
 
 
 def _alive(status: int, body: bytes) -> bool:
