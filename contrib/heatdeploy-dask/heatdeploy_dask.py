@@ -57,7 +57,9 @@ def daemon(ctx: StepContext, remote: Remote) -> Daemon:
         args = ["worker", scheduler_address(ctx), "--host", ip, "--worker-port", str(WORKER_PORT),
                 "--nanny-port", str(NANNY_PORT), "--name", remote.instance.name,
                 "--nthreads", str(ctx.config("threads", remote.instance))]
-    return Daemon("dask", [ctx.config("python"), "-m", "dask", *args], directory=STATE_DIR)
+    # distributed.cli.dask_*: the launchers' modules, the same from Debian's 2022.12 to today's releases.
+    return Daemon("dask", [ctx.config("python"), "-m", f"distributed.cli.dask_{args[0]}", *args[1:]],
+                  directory=STATE_DIR)
 
 
 def workers_seen(remote: Remote) -> set[str]:
@@ -152,7 +154,7 @@ class DaskJobs:
 
 
 DASK = Dask(
-    name="dask", title="Dask", versions=("2024", "2025", "2026"),
+    name="dask", title="Dask", versions=("2022", "2023", "2024", "2025", "2026"),
     processes={"scheduler": "the Dask scheduler, which clients submit work to", "worker": "a worker with its nanny"},
     configs=(ConfigOption("python", str, "python3", "The Python that has distributed installed, on the image."),
              ConfigOption("threads", int, 1, "Threads per worker.", scope="node_group"),

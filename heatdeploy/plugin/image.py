@@ -13,9 +13,9 @@ def _problem(value: str, absolute: bool) -> str | None:
         return "must not contain NUL or newline characters"
     if absolute and not value.startswith("/"):
         return "must be an absolute path"
-    if not absolute and (value.startswith("-") or "/" in value):
-        # command -v would read a leading '-' as an option; a path belongs in ``paths``.
-        return "must be a command name (no '/', not starting with '-')"
+    if not absolute and not value.startswith("/") and (value.startswith("-") or "/" in value):
+        # command -v would read a leading '-' as an option, and a relative path depends on the folder.
+        return "must be a command name (no '/', not starting with '-') or an absolute path"
     return None
 
 
@@ -32,7 +32,8 @@ class ImageRequirements:
 
     commands: tuple[str, ...] = ()
     """Command names that must be found on the ``PATH`` of heatdeploy's SSH sessions (``command -v``),
-    such as ``"bash"``."""
+    such as ``"bash"``, or absolute paths of files that must be executable (``"/usr/bin/python3"``:
+    useful when a config names the command)."""
     paths: tuple[str, ...] = ()
     """Absolute paths that must exist (a file or a folder), such as ``"/opt/spark/bin/spark-class"``."""
     java: bool = False

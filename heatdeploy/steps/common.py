@@ -25,6 +25,7 @@ while [ "$#" -ge 2 ]; do
   shift 2
   case $kind in
     command) command -v "$value" > /dev/null 2>&1 ;;
+    executable) [ -f "$value" ] && [ -x "$value" ] ;;
     path) [ -e "$value" ] ;;
     java)
       if [ -n "${JAVA_HOME:-}" ]; then [ -x "$JAVA_HOME/bin/java" ]
@@ -97,7 +98,8 @@ class UnsuitableImage(HeatdeployError):
 
 def _checks(requirements: ImageRequirements) -> list[tuple[str, str, str]]:
     """(kind, value, what to call it when missing) for each requirement, in the order they are reported."""
-    return ([("command", c, f"{c} on the PATH") for c in requirements.commands]
+    return ([("executable", c, f"{c} (executable)") if c.startswith("/") else ("command", c, f"{c} on the PATH")
+             for c in requirements.commands]
             + [("path", p, p) for p in requirements.paths]
             + ([("java", "java", "a Java runtime (java)")] if requirements.java else []))
 

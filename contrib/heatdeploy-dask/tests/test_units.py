@@ -28,8 +28,8 @@ def test_launch_starts_the_scheduler_then_the_workers_and_waits_for_both() -> No
     run_operation(DASK, "launch", ctx)
     start = ctx.recorder.commands("demo-worker-1")[-1]
     assert start[4] == "start" and start[9:] == [
-        "python3", "-m", "dask", "worker", "tcp://10.0.0.10:8786", "--host", "10.0.1.11", "--worker-port", "8788",
-        "--nanny-port", "8789", "--name", "demo-worker-1", "--nthreads", "1"]
+        "python3", "-m", "distributed.cli.dask_worker", "tcp://10.0.0.10:8786", "--host", "10.0.1.11",
+        "--worker-port", "8788", "--nanny-port", "8789", "--name", "demo-worker-1", "--nthreads", "1"]
     waits = [e[1] for e in ctx.recorder.entries() if e[0] == "wait"]
     assert waits == ["the Dask scheduler answers", "every Dask worker registered with tcp://10.0.0.10:8786"]
 
