@@ -202,6 +202,15 @@ class HookCoverageTest(unittest.TestCase):
                             missing = [a.name for a in node.names if not hasattr(module, a.name)]
                             self.assertEqual(missing, [], f"from {node.module} import ...")
 
+    def test_every_exported_name_is_in_the_guide(self) -> None:
+        import heatdeploy
+        import heatdeploy.testing
+
+        guide = (ROOT / "docs" / "plugin-guide.md").read_text()
+        for module in (heatdeploy, heatdeploy.testing):
+            missing = [n for n in module.__all__ if not re.search(rf"\b{re.escape(n)}\b", guide)]
+            self.assertEqual(missing, [], module.__name__)
+
     def test_every_hook_has_a_docstring_and_types(self) -> None:
         for name in HOOKS:
             function = getattr(hookspecs, name)
