@@ -17,6 +17,7 @@ from heatdeploy.events import Event, EventSink
 from heatdeploy.jobs.spec import JobSpec, read_job_file
 from heatdeploy.plugin.context import ClusterContext
 from heatdeploy.plugin.daemons import Daemon, DaemonDied
+from heatdeploy.plugin.facts import FactError
 from heatdeploy.plugin.framework import ConfigOption, Framework, Operation, at_least, at_most, exactly_one
 from heatdeploy.plugin.health import Health, HealthCheck
 from heatdeploy.plugin.image import ImageRequirements
@@ -58,13 +59,13 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ClusterContext", "ClusterError", "ClusterManager", "ClusterSpec", "ConfigOption", "Daemon", "DaemonDied",
-    "DeadlineExceeded", "Event", "EventSink", "ExitStatus", "File", "Framework", "Health", "HealthCheck",
-    "HeatdeployError", "ImageRequirements", "Instance", "JobContext", "JobEngine", "JobError", "JobManager",
-    "JobProcess", "JobRecord", "JobSpec", "JobState", "LoadedSpec", "LocatedProblem", "NodeGroup", "Operation",
-    "Options", "PluginError", "Plugins", "Problem", "Remote", "RemoteError", "RenderError", "Rendered",
-    "Result", "SecurityRule", "SpecError", "Step", "StepContext", "StepsFailed", "Summary", "TemplatePart",
-    "UserDataPart", "Volumes", "at_least", "at_most", "by_address", "exactly_one", "framework_problems",
-    "hookimpl", "load_and_validate", "load_cloud", "load_plugins", "members_health", "parse_spec",
-    "plugins_from", "read_job_file", "read_spec", "run_steps", "run_transient", "wait_for_http",
+    "DeadlineExceeded", "Event", "EventSink", "ExitStatus", "FactError", "File", "Framework", "Health",
+    "HealthCheck", "HeatdeployError", "ImageRequirements", "Instance", "JobContext", "JobEngine", "JobError",
+    "JobManager", "JobProcess", "JobRecord", "JobSpec", "JobState", "LoadedSpec", "LocatedProblem", "NodeGroup",
+    "Operation", "Options", "PluginError", "Plugins", "Problem", "Remote", "RemoteError", "RenderError",
+    "Rendered", "Result", "SecurityRule", "SpecError", "Step", "StepContext", "StepsFailed", "Summary",
+    "TemplatePart", "UserDataPart", "Volumes", "at_least", "at_most", "by_address", "exactly_one",
+    "framework_problems", "hookimpl", "load_and_validate", "load_cloud", "load_plugins", "members_health",
+    "parse_spec", "plugins_from", "read_job_file", "read_spec", "run_steps", "run_transient", "wait_for_http",
     "wait_for_members",
 ]

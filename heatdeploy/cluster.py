@@ -29,6 +29,7 @@ from heatdeploy.cloud.records import ClusterRecord
 from heatdeploy.cloud.stacks import StackError, StackInfo
 from heatdeploy.errors import CloudError, HeatdeployError, library_failure
 from heatdeploy.events import Event, EventSink, ignore
+from heatdeploy.plugin.facts import Facts
 from heatdeploy.plugin.framework import Framework, Operation
 from heatdeploy.plugin.instance import Instance
 from heatdeploy.plugin.manager import Plugins, load_plugins
@@ -368,10 +369,17 @@ class ClusterManager:
         steps = with_common_steps(operation, [*framework.steps(operation),
                                               *self.plugins.cluster_steps(spec, framework, operation)])
         self._phase(f"running {len(steps)} {operation} step(s) on {len(targets)} instance(s)")
-        with self.connections(record, instances, options) as connections:
-            ctx = StepContext(spec=spec, framework=framework, instances=instances, connect=connections.get,
-                              targets=targets, leaving=list(leaving), emit=self.emit)
-            run_steps(ctx, steps, options.max_parallel)
+        facts = Facts.from_record(record.facts)
+        published = facts.to_record()
+        try:
+            with self.connections(record, instances, options) as connections:
+                ctx = StepContext(spec=spec, framework=framework, instances=instances, connect=connections.get,
+                                  targets=targets, leaving=list(leaving), emit=self.emit, fact_store=facts)
+                run_steps(ctx, steps, options.max_parallel)
+        finally:  # what was published is kept even when a step failed: a rerun reads it
+            if facts.to_record() != published:
+                record.facts = facts.to_record()
+                self.work_cloud(record).records.save(record)
 
     # -- converge and scale -----------------------------------------------------------------------------------
 
@@ -471,6 +479,9 @@ class ClusterManager:
             self._run(spec, framework, record, before, leaving, "decommission", options, leaving)
             for instance in leaving:  # recorded before the update: removed nodes never come back
                 record.removed.setdefault(instance.group, []).append(str(instance.index))
+            facts = Facts.from_record(record.facts)
+            facts.forget(i.name for i in leaving)
+            record.facts = facts.to_record()
         record.spec = _spec_text_with_counts(record.spec, new_spec)
         work.records.save(record)
         self._update(record, new_spec, framework, work, options)

@@ -49,6 +49,8 @@ class ClusterRecord:
     """Ids of the servers whose configuration steps finished; ``None`` in records from before it was kept."""
     host_keys: dict[str, str] = field(default_factory=dict)
     """Server id to the SSH host key first seen for it: pinned once, never replaced by a later report."""
+    facts: dict[str, Any] = field(default_factory=dict)
+    """What steps published (:class:`~heatdeploy.plugin.facts.Facts`, as its ``to_record``)."""
 
     @property
     def trusts(self) -> list[str]:

@@ -9,14 +9,17 @@ and progress events.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from heatdeploy.errors import HeatdeployError
 from heatdeploy.events import EventSink, ignore
 from heatdeploy.plugin.context import ClusterContext
+from heatdeploy.plugin.facts import FactError, Facts
 from heatdeploy.plugin.instance import Instance
 from heatdeploy.plugin.remote import Remote, RemoteError
 
@@ -33,7 +36,10 @@ class Step:
     about (the new ones when scaling up, the leaving ones when scaling down;
     every instance at launch); ``scope="all"`` runs it on every selected
     instance of the cluster. ``once`` runs it on the first selected instance
-    only. ``retries`` is for idempotent actions only.
+    only. ``retries`` is for idempotent actions only. ``publishes`` names
+    the facts the action publishes on each instance it runs on
+    (:meth:`StepContext.publish`): a step reading them must follow it, and
+    an instance that did not publish one is then named in the error.
     """
 
     name: str
@@ -46,6 +52,7 @@ class Step:
     timeout: float | None = None
     retries: int = 0
     description: str = ""
+    publishes: tuple[str, ...] = ()
 
     def selects(self, instance: Instance) -> bool:
         if not self.processes and not self.groups:
@@ -55,6 +62,20 @@ class Step:
 
 class DeadlineExceeded(HeatdeployError):
     """A condition polled by a step did not hold in time."""
+
+
+# The step and instance an action runs for, set by the orchestrator in the thread that runs it.
+_RUNNING: ContextVar[tuple[Step, Instance] | None] = ContextVar("heatdeploy_running_step", default=None)
+
+
+@contextlib.contextmanager
+def running(step: Step, instance: Instance) -> Iterator[None]:
+    """Mark the current thread as running ``step`` on ``instance`` (what :meth:`StepContext.publish` reads)."""
+    token = _RUNNING.set((step, instance))
+    try:
+        yield
+    finally:
+        _RUNNING.reset(token)
 
 
 @dataclass
@@ -68,6 +89,41 @@ class StepContext(ClusterContext):
     targets: list[Instance] = field(default_factory=list)
     leaving: list[Instance] = field(default_factory=list)
     emit: EventSink = ignore
+    fact_store: Facts = field(default_factory=Facts)
+    """The cluster's facts, loaded from its record and saved back after the operation."""
+    publishers: dict[str, Step] = field(default_factory=dict)
+    """Fact name to the step of this operation that declares it publishes it."""
+
+    def publish(self, name: str, value: Any, *, secret: bool = False, instance: Instance | None = None) -> None:
+        """Publish ``value`` (JSON data, at most 64 KiB) as fact ``name`` of ``instance``, by default the
+        instance the calling step runs on. ``secret`` keeps it out of every event, log and output.
+
+        Facts are kept with the cluster: steps of later operations read them too.
+        """
+        here = _RUNNING.get()
+        target = instance or (here[1] if here else None)
+        if target is None:
+            raise FactError(f"publish({name!r}) outside a step needs instance=")
+        self.fact_store.publish(target.name, name, value, secret)
+
+    def facts(self, name: str) -> dict[str, Any]:
+        """Instance name to the value of fact ``name``, for every instance of the cluster that published it.
+
+        When a step of this operation declares it ``publishes`` the fact, every
+        instance that step selects (leaving ones excepted) must have published
+        it: :class:`~heatdeploy.FactError` names the first that did not, and the step.
+        """
+        members = {i.name for i in self.instances}
+        values = {k: v for k, v in self.fact_store.of(name).items() if k in members}
+        step = self.publishers.get(name)
+        if step is not None:
+            leaving = {i.name for i in self.leaving}
+            missing = [i.name for i in self.instances
+                       if step.selects(i) and i.name not in leaving and i.name not in values]
+            if missing:
+                raise FactError(f"{', '.join(missing)} never published fact {name!r} "
+                                f"(step {step.name!r} publishes it)")
+        return values
 
     def running(self, process: str, *, include_leaving: bool = False) -> list[Instance]:
         """Instances running ``process``, without those being removed unless asked."""

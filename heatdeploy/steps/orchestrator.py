@@ -19,7 +19,7 @@ from heatdeploy.errors import HeatdeployError
 from heatdeploy.events import Event
 from heatdeploy.plugin.instance import Instance
 from heatdeploy.plugin.remote import Remote, RemoteError, Result
-from heatdeploy.plugin.steps import Step, StepContext
+from heatdeploy.plugin.steps import Step, StepContext, running
 from heatdeploy.ssh.batching import BatchedRemote, batched
 
 
@@ -70,6 +70,10 @@ def check_graph(steps: Sequence[Step]) -> None:
         unknown = set(step.after) - set(names)
         if unknown:
             raise StepGraphError(f"step {step.name!r} follows unknown step(s): {', '.join(sorted(unknown))}")
+    facts = [fact for step in steps for fact in step.publishes]
+    shared = sorted({f for f in facts if facts.count(f) > 1})
+    if shared:
+        raise StepGraphError(f"more than one step publishes fact(s) {', '.join(shared)}")
     _order(steps)
 
 
@@ -182,7 +186,8 @@ class Orchestrator:
         while True:
             try:
                 remote = batched(self.context.connect(instance))
-                step.action(self.context, _TimedRemote(remote, step.timeout))
+                with running(step, instance):
+                    step.action(self.context, _TimedRemote(remote, step.timeout))
                 if isinstance(remote, BatchedRemote):
                     remote.flush(step.timeout)
                 return
@@ -203,4 +208,6 @@ def _reason(error: BaseException) -> str:
 
 def run_steps(context: StepContext, steps: Iterable[Step], max_workers: int = 32) -> None:
     """Run ``steps`` over ``context``'s cluster; raise :class:`StepsFailed` on failure."""
-    Orchestrator(context, max_workers).run(list(steps))
+    steps = list(steps)
+    context.publishers.update({fact: step for step in steps for fact in step.publishes})
+    Orchestrator(context, max_workers).run(steps)
