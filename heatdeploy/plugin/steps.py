@@ -106,17 +106,19 @@ class StepContext(ClusterContext):
             raise FactError(f"publish({name!r}) outside a step needs instance=")
         self.fact_store.publish(target.name, name, value, secret)
 
-    def facts(self, name: str) -> dict[str, Any]:
+    def facts(self, name: str, complete: bool = True) -> dict[str, Any]:
         """Instance name to the value of fact ``name``, for every instance of the cluster that published it.
 
         When a step of this operation declares it ``publishes`` the fact, every
         instance that step selects (leaving ones excepted) must have published
-        it: :class:`~heatdeploy.FactError` names the first that did not, and the step.
+        it: :class:`~heatdeploy.FactError` names the first that did not, and the
+        step. ``complete=False`` skips that check: for a step that reads what an
+        earlier operation may have published, say a secret it generates once.
         """
         members = {i.name for i in self.instances}
         values = {k: v for k, v in self.fact_store.of(name).items() if k in members}
         step = self.publishers.get(name)
-        if step is not None:
+        if step is not None and complete:
             leaving = {i.name for i in self.leaving}
             missing = [i.name for i in self.instances
                        if step.selects(i) and i.name not in leaving and i.name not in values]
