@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import subprocess
 import sys
 import traceback
 from collections.abc import Sequence
@@ -22,13 +24,15 @@ from typing import Any
 from heatdeploy.cli import binaries, jobs, lifecycle
 from heatdeploy.cli.options import command, format_option, installed_plugins, plugins
 from heatdeploy.cli.output import Progress
-from heatdeploy.errors import ExitStatus, HeatdeployError, library_failure
+from heatdeploy.errors import ExitStatus, HeatdeployError, UsageError, library_failure
 from heatdeploy.plugin.framework import Framework
 from heatdeploy.plugin.manager import Plugins
 from heatdeploy.plugin.schema import schema_for
 from heatdeploy.plugin.validation import load_and_validate
+from heatdeploy.render import pictures
 from heatdeploy.render.renderer import render
 from heatdeploy.spec.problems import SpecError
+from heatdeploy.steps.common import with_common_steps
 
 
 def _package_version() -> str:
@@ -75,6 +79,32 @@ def cmd_render(args: argparse.Namespace, progress: Progress) -> int:
     else:
         sys.stdout.write(rendered.template)
     return ExitStatus.OK
+
+
+def cmd_graph(args: argparse.Namespace, progress: Progress) -> int:
+    loaded = load_and_validate(args.spec, plugins())
+    spec, framework = loaded.spec, plugins().frameworks[loaded.spec.plugin]
+    if args.steps:
+        steps = with_common_steps(args.steps, [*framework.steps(args.steps),
+                                               *plugins().cluster_steps(spec, framework, args.steps)])
+        picture = pictures.step_graph(f"{args.steps} steps of {spec.name} ({spec.plugin})", steps)
+    else:
+        picture = pictures.topology(spec, framework)
+    text = pictures.dot(picture) if args.format in ("dot", "svg") else pictures.mermaid(picture)
+    if args.format == "svg":
+        text = _svg(text)
+    sys.stdout.write(text)
+    return ExitStatus.OK
+
+
+def _svg(dot_text: str) -> str:
+    if shutil.which("dot") is None:
+        raise UsageError("--format svg needs Graphviz's dot command (Debian: apt-get install graphviz); "
+                         "--format dot or mermaid need nothing")
+    done = subprocess.run(["dot", "-Tsvg"], input=dot_text, capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        raise HeatdeployError(f"Graphviz's dot failed: {done.stderr.strip()[:500]}")
+    return done.stdout
 
 
 def cmd_schema(args: argparse.Namespace, progress: Progress) -> int:
@@ -177,6 +207,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="DIR",
                    help="write the template, nested files and environment into DIR "
                         "(default: print the main template)")
+
+    p = command(sub, "graph", cmd_graph, "draw a spec's cluster (node groups, network, what security groups "
+                "open) or an operation's step DAG, as Mermaid, Graphviz DOT or SVG",
+                "heatdeploy graph examples/spark.yaml --steps launch --format mermaid")
+    p.add_argument("spec", metavar="SPEC", help="cluster spec file (YAML)")
+    p.add_argument("--steps", choices=("launch", "scale_up", "decommission"),
+                   help="draw this operation's steps (heatdeploy's, the framework's and add-ons') instead")
+    p.add_argument("--format", choices=("mermaid", "dot", "svg"), default="mermaid",
+                   help="mermaid (default) and dot are text; svg runs Graphviz's dot")
 
     command(sub, "schema", cmd_schema, "print the cluster spec's JSON Schema, with the installed frameworks' "
             "versions, processes and configs (for editors)",
