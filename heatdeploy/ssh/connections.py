@@ -203,6 +203,7 @@ class SSHRemote:
     def http(self, method: str, port: int, path: str, body: bytes | None = None,
              timeout: float | None = None) -> tuple[int, bytes]:
         address = self.instance.fixed_ip
+        channel: paramiko.Channel | None = None
         try:
             channel = self.transport.open_channel("direct-tcpip", (address, port), ("127.0.0.1", 0),
                                                   timeout=self.config.connect_timeout)
@@ -213,6 +214,9 @@ class SSHRemote:
             return response.status, response.read()
         except (paramiko.SSHException, OSError, http.client.HTTPException) as exc:
             raise RemoteError(self.instance.name, f"HTTP {method} {address}:{port}{path} failed: {exc}") from None
+        finally:
+            if channel is not None:
+                channel.close()
 
     def close(self) -> None:
         self.client.close()
@@ -235,6 +239,12 @@ class _ChannelHTTPConnection(http.client.HTTPConnection):
 
     def connect(self) -> None:  # the channel is the connection
         pass
+
+    def close(self) -> None:
+        # http.client closes its socket as soon as the headers say the server will close, counting on
+        # the response's file to keep it open as a socket's makefile does. A paramiko channel stops
+        # receiving at once, losing a body still on its way; the caller closes the channel when done.
+        self.sock = None
 
 
 def _collect(channel: paramiko.Channel, deadline: float) -> tuple[int, bytes, bytes]:

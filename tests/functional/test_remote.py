@@ -120,3 +120,33 @@ def test_heatdeploy_ssh_runs_openssh_with_the_pinned_key(cluster: tuple[ClusterS
     forged_argv = [a if not a.startswith("UserKnownHostsFile=") else f"UserKnownHostsFile={forged}" for a in argv]
     refused = subprocess.run([*forged_argv, "true"], capture_output=True, text=True, timeout=60, check=False)
     assert refused.returncode == 255 and "Host key verification failed" in refused.stderr, refused.stderr
+
+
+# An HTTP/1.0 server that sends its headers, then its body a moment later, then closes: http.client closes
+# its socket after such headers, which must not lose the body still on its way through the SSH channel.
+SLOW_BODY_SERVER = """import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 8010)); s.listen()
+while True:
+    c, _ = s.accept(); c.recv(65536)
+    c.sendall(b"HTTP/1.0 200 OK\\r\\nContent-Length: 10\\r\\n\\r\\n"); time.sleep(0.3)
+    c.sendall(b"0123456789"); c.close()
+"""
+
+
+def test_http_reads_a_body_that_arrives_after_the_headers(cluster: tuple[ClusterSpec, Connections]) -> None:
+    _, connections = cluster
+    remote = next(iter(connections.instances))
+    node = connections.remote(remote)
+    node.run(["setsid", "-f", "python3", "-c", SLOW_BODY_SERVER, node.instance.fixed_ip])
+    for _ in range(3):
+        answer: tuple[int, bytes] | None = None
+        for _attempt in range(100):  # until the server listens
+            try:
+                answer = node.http("GET", 8010, "/")
+                break
+            except RemoteError as exc:
+                if "Connection refused" not in str(exc):
+                    raise
+                node.run(["sleep", "0.1"])
+        assert answer == (200, b"0123456789")
