@@ -8,7 +8,7 @@ name from a spec or a plugin cannot change the picture's structure.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from heatdeploy.plugin.framework import Framework
@@ -96,30 +96,31 @@ def _mermaid_text(label: str) -> str:
     return '"' + label.replace("\r", "").replace("\n", "<br>") + '"'
 
 
+def _lines(picture: Picture, frame: Callable[[int, str], str], end: str, box: Callable[[str, str], str],
+           arrow: Callable[[str, str, str], str]) -> list[str]:
+    """The boxes, frame by frame, then the unframed ones, then the arrows, each line as the format writes it."""
+    framed = {i for members in picture.frames.values() for i in members}
+    lines = []
+    for n, (title, members) in enumerate(picture.frames.items()):
+        lines += [frame(n, title), *("  " + box(i, picture.boxes[i]) for i in members), end]
+    lines += [box(i, label) for i, label in picture.boxes.items() if i not in framed]
+    return lines + [arrow(a, b, label) for a, b, label in picture.arrows]
+
+
 def mermaid(picture: Picture) -> str:
     text = _mermaid_text
-
-    lines = [f"%% {picture.title.replace(chr(10), ' ')}", "flowchart LR"]
-    framed = {i for members in picture.frames.values() for i in members}
-    for n, (frame, members) in enumerate(picture.frames.items()):
-        lines.append(f"  subgraph f{n}[{text(frame)}]")
-        lines += [f"    {i}[{text(picture.boxes[i])}]" for i in members]
-        lines.append("  end")
-    lines += [f"  {i}[{text(label)}]" for i, label in picture.boxes.items() if i not in framed]
-    lines += [f"  {a} -->|{text(label)}| {b}" if label else f"  {a} --> {b}" for a, b, label in picture.arrows]
-    return "\n".join(lines) + "\n"
+    body = _lines(picture, lambda n, title: f"  subgraph f{n}[{text(title)}]", "  end",
+                  lambda i, label: f"  {i}[{text(label)}]",
+                  lambda a, b, label: f"  {a} -->|{text(label)}| {b}" if label else f"  {a} --> {b}")
+    return "\n".join([f"%% {picture.title.replace(chr(10), ' ')}", "flowchart LR", *body]) + "\n"
 
 
 def dot(picture: Picture) -> str:
-    lines = ["digraph heatdeploy {", f"  label={_dot(picture.title)};", "  rankdir=LR;", "  node [shape=box];"]
-    framed = {i for members in picture.frames.values() for i in members}
-    for n, (frame, members) in enumerate(picture.frames.items()):
-        lines.append(f"  subgraph cluster_{n} {{ label={_dot(frame)};")
-        lines += [f"    {i} [label={_dot(picture.boxes[i])}];" for i in members]
-        lines.append("  }")
-    lines += [f"  {i} [label={_dot(label)}];" for i, label in picture.boxes.items() if i not in framed]
-    lines += [f"  {a} -> {b}" + (f" [label={_dot(label)}]" if label else "") + ";" for a, b, label in picture.arrows]
-    return "\n".join(lines) + "\n}\n"
+    body = _lines(picture, lambda n, title: f"  subgraph cluster_{n} {{ label={_dot(title)};", "  }",
+                  lambda i, label: f"  {i} [label={_dot(label)}];",
+                  lambda a, b, label: f"  {a} -> {b}" + (f" [label={_dot(label)}]" if label else "") + ";")
+    head = ["digraph heatdeploy {", f"  label={_dot(picture.title)};", "  rankdir=LR;", "  node [shape=box];"]
+    return "\n".join([*head, *body]) + "\n}\n"
 
 
 def _dot(label: str) -> str:
