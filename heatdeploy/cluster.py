@@ -370,16 +370,30 @@ class ClusterManager:
                                               *self.plugins.cluster_steps(spec, framework, operation)])
         self._phase(f"running {len(steps)} {operation} step(s) on {len(targets)} instance(s)")
         facts = Facts.from_record(record.facts)
-        published = facts.to_record()
+        before = facts.to_record()
         try:
             with self.connections(record, instances, options) as connections:
                 ctx = StepContext(spec=spec, framework=framework, instances=instances, connect=connections.get,
                                   targets=targets, leaving=list(leaving), emit=self.emit, fact_store=facts)
                 run_steps(ctx, steps, options.max_parallel)
-        finally:  # what was published is kept even when a step failed: a rerun reads it
-            if facts.to_record() != published:
-                record.facts = facts.to_record()
-                self.work_cloud(record).records.save(record)
+        except BaseException:  # what was published is kept even when a step failed: a rerun reads it
+            self._keep_facts(record, facts, before, quietly=True)
+            raise
+        self._keep_facts(record, facts, before)
+
+    def _keep_facts(self, record: ClusterRecord, facts: Facts, before: dict[str, Any], quietly: bool = False) -> None:
+        """Save what the steps published in the cluster's record; after a failure, a save that fails too
+        is a warning, so that it never hides the first error."""
+        after = facts.to_record()
+        if after == before:
+            return
+        record.facts = after
+        try:
+            self.work_cloud(record).records.save(record)
+        except Exception as exc:
+            if not quietly:
+                raise
+            self.emit(Event("warning", message=f"could not keep the facts the steps published: {exc}"))
 
     # -- converge and scale -----------------------------------------------------------------------------------
 

@@ -83,4 +83,5 @@ def heatdeploy_cluster(heatdeploy_local_cloud: Path) -> Iterator[Callable[..., L
 
     yield launch
     for manager, name in managers:
-        manager.delete(name, force=True)
+        if manager.cloud.stacks.find(name) is not None or manager.cloud.records.load(name) is not None:
+            manager.delete(name, force=True)  # unless the test deleted it itself

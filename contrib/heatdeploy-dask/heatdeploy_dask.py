@@ -103,6 +103,9 @@ class Dask(Framework):
     def validate(self, spec: ClusterSpec) -> Iterator[Problem]:
         yield from exactly_one(spec, "scheduler")
         yield from at_least(spec, "worker", 1)
+        for i, group in enumerate(spec.node_groups):  # one daemon per instance: the scheduler or a worker
+            if {"scheduler", "worker"} <= set(group.processes):
+                yield Problem(f"node_groups[{i}].processes", "a group runs the scheduler or workers, not both")
 
     def image_requirements(self, spec: ClusterSpec) -> ImageRequirements:
         return ImageRequirements(commands=(str(self.config_value(spec, "python")), "setsid", "env"))

@@ -38,7 +38,7 @@ from heatdeploy import (
 )
 
 PORTS = {"object": 6200, "container": 6201, "account": 6202}
-PROXY_PORT = 8080
+PROXY_PORT, MEMCACHED_PORT = 8080, 11211
 RINGS = ("account", "container", "object")
 SWIFT_DIR = "/etc/swift"
 STATE_DIR = "/var/lib/heatdeploy/objectstore"
@@ -57,7 +57,7 @@ else:
     sys.exit(run_wsgi(conf, program))
 """
 
-# Reads {"dir", "part_power", "replicas", "ports", "drain", "devices": [{ip, device, weight}]} on stdin: creates
+# Reads {"dir", "part_power", "replicas", "ports", "devices": [{ip, device, weight}]} on stdin: creates
 # the builders once, removes devices no longer wanted, sets the others' weights (0 drains), adds new ones,
 # rebalances, writes the rings and prints their sha256 checksums.
 RING = """import hashlib, json, os, sys
@@ -78,8 +78,9 @@ for ring, port in want["ports"].items():
             builder.set_dev_weight(dev["id"], float(weight))
     for (ip, device), weight in devices.items():
         builder.add_dev({"region": 1, "zone": 1, "ip": ip, "port": port, "device": device, "weight": weight})
-    if want["drain"]:
-        builder.pretend_min_part_hours_passed()
+    # One replica of a partition moves per rebalance whatever the clock says; heatdeploy runs them only
+    # when the cluster changes, so it need not wait out min_part_hours between a launch and a scale.
+    builder.pretend_min_part_hours_passed()
     builder.rebalance()
     builder.save(path)
     builder.get_ring().save(os.path.join(want["dir"], ring + ".ring.gz"))
@@ -122,7 +123,9 @@ def conf(program: str, ip: str, port: int, pipeline: str, extra: str = "") -> st
 
 
 def daemon(ctx: StepContext, program: str) -> Daemon:
-    return Daemon(program, [python(ctx), "-c", RUN, program, f"{SWIFT_DIR}/{program}.conf"], directory=STATE_DIR)
+    # A replicator reads its section of its server's configuration, as swift-object-replicator does.
+    conf_file = f"{SWIFT_DIR}/{program.split('-')[0]}-server.conf"
+    return Daemon(program, [python(ctx), "-c", RUN, program, conf_file], directory=STATE_DIR)
 
 
 # -- the steps, in the order they run -----------------------------------------------------------------------
@@ -155,7 +158,7 @@ def build_rings(ctx: StepContext, remote: Remote) -> None:
     devices = [{"ip": found["ip"], "device": device, "weight": 0 if name in leaving else 100}
                for name, found in sorted(ctx.facts("devices").items()) for device in found["devices"]]
     want = {"dir": SWIFT_DIR, "part_power": ctx.config("part_power"), "replicas": ctx.config("replicas"),
-            "ports": PORTS, "drain": bool(leaving), "devices": devices}
+            "ports": PORTS, "devices": devices}
     remote.run(["mkdir", "-p", SWIFT_DIR])
     result = remote.run([python(ctx), "-c", RING], stdin=json.dumps(want).encode())
     ctx.publish("rings", json.loads(result.stdout.strip().splitlines()[-1]))
@@ -194,12 +197,14 @@ def start_storage(ctx: StepContext, remote: Remote) -> None:
 
 
 def start_proxy(ctx: StepContext, remote: Remote) -> None:
-    # tempauth keeps its tokens in memcached: one per proxy, on the instance's own loopback.
-    Daemon("memcached", ["memcached", "-u", "root", "-l", "127.0.0.1", "-p", "11211", "-m", "64"],
-           directory=STATE_DIR).start(remote)
+    # tempauth keeps its tokens in memcached: one beside each proxy, all of them shared, so that a token
+    # one proxy gave works on every other.
+    Daemon("memcached", ["memcached", "-u", "root", "-l", remote.instance.fixed_ip, "-p", str(MEMCACHED_PORT),
+                         "-m", "64"], directory=STATE_DIR).start(remote)
     auth = ctx.facts("auth", complete=False)[builder(ctx).name]
+    caches = ",".join(f"{i.fixed_ip}:{MEMCACHED_PORT}" for i in ctx.running("proxy"))
     extra = ("account_autocreate = true\n\n[filter:cache]\nuse = egg:swift#memcache\n"
-             "memcache_servers = 127.0.0.1:11211\n\n[filter:tempauth]\nuse = egg:swift#tempauth\n"
+             f"memcache_servers = {caches}\n\n[filter:tempauth]\nuse = egg:swift#tempauth\n"
              f"user_{USER.replace(':', '_')} = {auth['key']} .admin\n")
     pipeline = "cache tempauth proxy-server"
     remote.write_file(f"{SWIFT_DIR}/proxy-server.conf",
@@ -299,7 +304,7 @@ OBJECTSTORE = ObjectStore(
              ConfigOption("part_power", int, 8, "The rings' partition power (2**N partitions)."),
              ConfigOption("start_timeout", int, 60, "Seconds to wait for each server to answer.")),
     ports={"proxy": (PROXY_PORT,)},
-    cluster_ports={"storage": tuple(sorted(PORTS.values()))},
+    cluster_ports={"storage": tuple(sorted(PORTS.values())), "proxy": (MEMCACHED_PORT,)},
 )
 
 

@@ -14,9 +14,16 @@ DAEMON_SCRIPT = """set -e
 hd_action=$1 hd_dir=$2 hd_name=$3 hd_timeout=$4 hd_env=$5
 shift 5
 hd_pid="$hd_dir/$hd_name.pid" hd_log="$hd_dir/$hd_name.log"
+hd_boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo unknown)
 # An exited daemon nobody reaped (its parent is gone, and PID 1 may not reap) is a zombie: not running.
 hd_alive() { kill -0 "$1" 2>/dev/null && ! grep -qs '^State:[[:space:]]*Z' "/proc/$1/status"; }
-hd_running() { [ -f "$hd_pid" ] && hd_alive "$(cat "$hd_pid")"; }
+# The pid file holds "PID BOOT_ID": after a reboot its pid may be another process's. (Files written
+# before boot ids were kept hold the pid alone.)
+hd_recorded() {
+  [ -f "$hd_pid" ] && read -r hd_process hd_booted < "$hd_pid" &&
+    { [ -z "$hd_booted" ] || [ "$hd_booted" = "$hd_boot" ]; }
+}
+hd_running() { hd_recorded && hd_alive "$hd_process"; }
 case "$hd_action" in
   status) hd_running ;;
   start)
@@ -24,16 +31,15 @@ case "$hd_action" in
     mkdir -p "$hd_dir"
     nohup sh -c 'if [ -n "$1" ]; then . "$1"; fi; shift; exec "$@"' daemon "$hd_env" "$@" \
       >> "$hd_log" 2>&1 < /dev/null &
-    echo $! > "$hd_pid" ;;
+    echo "$! $hd_boot" > "$hd_pid" ;;
   stop)
     hd_running || { rm -f "$hd_pid"; exit 0; }
-    hd_process=$(cat "$hd_pid")
-    kill "$hd_process"
+    kill "$hd_process" 2>/dev/null || true  # it may have exited since
     hd_tenths=$((hd_timeout * 10))
     while [ "$hd_tenths" -gt 0 ] && hd_alive "$hd_process"; do
       sleep 0.1; hd_tenths=$((hd_tenths - 1))
     done
-    if hd_alive "$hd_process"; then kill -9 "$hd_process"; fi
+    if hd_alive "$hd_process"; then kill -9 "$hd_process" 2>/dev/null || true; fi
     rm -f "$hd_pid" ;;
 esac
 """

@@ -24,6 +24,9 @@ MAX_TOTAL_BYTES = 4 * 1024 * 1024
 """The most a cluster's facts may hold, as JSON: they travel in its record."""
 
 
+_ABSENT = object()
+
+
 class FactError(HeatdeployError):
     """A fact that cannot be published (not JSON, too large) or that an instance never published."""
 
@@ -48,18 +51,23 @@ class Facts:
             raise FactError(f"fact {name!r} of {instance} is {len(text.encode())} bytes as JSON "
                             f"(at most {MAX_VALUE_BYTES}): keep large data in files or Swift, and publish where")
         with self._lock:
-            self.values.setdefault(name, {})[instance] = json.loads(text)  # a copy the caller cannot change
-            if secret:
-                self.secret.add(name)
+            by_instance = self.values.setdefault(name, {})
+            before = by_instance.get(instance, _ABSENT)
+            by_instance[instance] = json.loads(text)  # a copy the caller cannot change
             if self.size() > MAX_TOTAL_BYTES:
-                del self.values[name][instance]
+                if before is _ABSENT:
+                    del by_instance[instance]
+                else:
+                    by_instance[instance] = before
                 raise FactError(f"the cluster's facts would exceed {MAX_TOTAL_BYTES} bytes with {name!r} of "
                                 f"{instance}")
+            if secret:
+                self.secret.add(name)
 
     def of(self, name: str) -> dict[str, Any]:
         """Instance name to value, for every instance that published ``name``."""
-        with self._lock:
-            return dict(self.values.get(name, {}))
+        with self._lock:  # copies: a caller changing what it read changes nothing here
+            return json.loads(json.dumps(self.values.get(name, {})))
 
     def forget(self, instances: Iterable[str]) -> None:
         """Drop what removed instances published."""

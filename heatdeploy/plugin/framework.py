@@ -77,10 +77,11 @@ class Framework:
             for process, items in getattr(self, attribute).items():
                 if process not in self.processes:
                     raise ValueError(f"{attribute} names {process!r}, which is not one of the processes")
+                ranges = attribute == "cluster_ports"  # the others are listed one port at a time
                 for item in items:
-                    if not _valid_ports(item):
-                        raise ValueError(f"{attribute}[{process!r}] holds {item!r}, not a TCP port "
-                                         "(1 to 65535) or a non-empty range of them")
+                    if not _valid_ports(item) or (isinstance(item, range) and not ranges):
+                        allowed = "a TCP port (1 to 65535)" + (" or a non-empty range of them" if ranges else "")
+                        raise ValueError(f"{attribute}[{process!r}] holds {item!r}, not {allowed}")
 
     def config(self, name: str) -> ConfigOption | None:
         """The config option called ``name``, if the framework has one."""

@@ -21,10 +21,13 @@ echo "$code" > exit_status.tmp && mv exit_status.tmp exit_status' driver "$env" 
 echo $! > pid
 """
 
-# Prints one of: "exit N", "running", "gone".
+# Prints one of: "exit N", "running", "gone". The exit status is read again once the driver is found
+# gone, since it may have finished between the two looks; a zombie nobody reaped has finished too.
 STATUS_SCRIPT = """cd "$1" || { echo gone; exit 0; }
+alive() { kill -0 "$1" 2>/dev/null && ! grep -qs '^State:[[:space:]]*Z' "/proc/$1/status"; }
 if [ -f exit_status ]; then echo "exit $(cat exit_status)";
-elif [ -f pid ] && kill -0 "$(cat pid)" 2>/dev/null; then echo running;
+elif [ -f pid ] && alive "$(cat pid)"; then echo running;
+elif [ -f exit_status ]; then echo "exit $(cat exit_status)";
 else echo gone; fi
 """
 

@@ -120,8 +120,8 @@ class StepContext(ClusterContext):
         step = self.publishers.get(name)
         if step is not None and complete:
             leaving = {i.name for i in self.leaving}
-            missing = [i.name for i in self.instances
-                       if step.selects(i) and i.name not in leaving and i.name not in values]
+            expected = [i for i in self.instances if step.selects(i) and i.name not in leaving]
+            missing = [i.name for i in (expected[:1] if step.once else expected) if i.name not in values]
             if missing:
                 raise FactError(f"{', '.join(missing)} never published fact {name!r} "
                                 f"(step {step.name!r} publishes it)")

@@ -188,14 +188,19 @@ def _networks(cidrs: Sequence[str]) -> list[str]:
 def _internal_rules(spec: ClusterSpec, framework: Framework) -> list[dict[str, Any]]:
     """Between instances that share the cluster's internal group: ICMP, and the TCP ports the
     framework declares for the processes the spec runs; nothing else, so that a port the framework
-    forgot fails on every cloud alike, at its readiness check."""
+    forgot fails on every cloud alike, at its readiness check. A framework that declares no port at
+    all (one written before ports were declared, or one that needs none) keeps all traffic open."""
     processes = {p for g in spec.node_groups for p in g.processes}
+    ranges = framework.cluster_port_ranges(processes)
     rules = []
     for ethertype in ("IPv4", "IPv6"):
         member: dict[str, Any] = {"direction": "ingress", "ethertype": ethertype, "remote_mode": "remote_group_id"}
+        if not ranges:  # a framework that declares no port at all gives nothing to narrow to: all of it
+            rules.append(member)
+            continue
         rules.append({**member, "protocol": "icmp"})
         rules += [{**member, "protocol": "tcp", "port_range_min": low, "port_range_max": high}
-                  for low, high in framework.cluster_port_ranges(processes)]
+                  for low, high in ranges]
     return rules
 
 

@@ -6,6 +6,7 @@ The package's files are Jinja templates in this folder (``framework/`` and
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from heatdeploy.errors import UsageError
 
 Kind = Literal["framework", "addon"]
 NAME = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
+TAKEN = frozenset({"spark", "hadoop", "bare"})
+"""Frameworks heatdeploy has built in (or for tests): a plugin of the same name could not register."""
 _HERE = Path(__file__).parent
 _ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(str(_HERE)), keep_trailing_newline=True,
                           undefined=jinja2.StrictUndefined, autoescape=False)
@@ -54,6 +57,8 @@ def generate(name: str, kind: Kind, parent: Path) -> list[Path]:
     Refuses a folder that exists, so nothing of the user's is overwritten.
     """
     names = Names.of(name)
+    if name in TAKEN:
+        raise SkeletonError(f"plugin name {name!r} is a framework heatdeploy has already; choose another")
     root = parent / names.package
     if root.exists():
         raise SkeletonError(f"{root} already exists; choose another folder with -o or remove it")
@@ -63,7 +68,29 @@ def generate(name: str, kind: Kind, parent: Path) -> list[Path]:
         relative = template.relative_to(_HERE / kind)
         target = root / str(relative.with_suffix("")).replace("MODULE", names.module)
         files[target] = _ENV.get_template(f"{kind}/{relative}").render(values)
+    _check_module(name, files[root / f"{names.module}.py"])
     for target, text in files.items():
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
     return list(files)
+
+
+def _check_module(name: str, text: str) -> None:
+    """Refuse a name that makes the module invalid (``none`` makes ``class None``) or that binds a name
+    the module already uses (``step`` makes ``class Step``, shadowing heatdeploy's)."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        raise SkeletonError(f"plugin name {name!r} would make Python that does not parse; choose another") from None
+    bound: list[str] = []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound += [alias.asname or alias.name.split(".")[0] for alias in node.names]
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            bound.append(node.name)
+        elif isinstance(node, ast.Assign):
+            bound += [n.id for target in node.targets for n in ast.walk(target) if isinstance(n, ast.Name)]
+    twice = sorted({b for b in bound if bound.count(b) > 1})
+    if twice:
+        raise SkeletonError(f"plugin name {name!r} would define {', '.join(twice)}, which the generated module "
+                            "already uses; choose another")

@@ -68,6 +68,16 @@ class LaunchedCluster:
         record = self.jobs.run(self.name, JobSpec(type=type, binary=str(binary), args=list(args), **fields))
         return self.jobs.wait(record.id, wait) if wait is not None else record
 
+    def delete(self) -> list[str]:
+        """Delete the cluster now (stack, trusts, record, key); returns what could not be deleted.
+        The fixture then has nothing left to delete."""
+        return self.manager.delete(self.name)
+
+    def gone(self) -> bool:
+        """Whether nothing of the cluster is left in the cloud: no stack, no record."""
+        cloud = self.manager.cloud
+        return cloud.stacks.find(self.name) is None and cloud.records.load(self.name) is None
+
     def ssh(self, instance: str, command: Sequence[str] | str, check: bool = True) -> Result:
         """Run ``command`` (an argv list, or shell text) on ``instance``, over the cluster's own SSH."""
         with self.manager.connect(self.name) as connections:

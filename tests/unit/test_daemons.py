@@ -63,12 +63,25 @@ class DaemonScriptTest(unittest.TestCase):
         pid_file = self.dir / "run" / "sleeper.pid"
         if pid_file.exists():  # a failed test must not leave its sleeper behind
             try:
-                os.kill(int(pid_file.read_text()), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
+                pid = int(pid_file.read_text().split()[0])
+                if pid != os.getpid():
+                    os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, ValueError, IndexError):
                 pass
 
     def pid(self) -> int:
-        return int((self.dir / "run" / "sleeper.pid").read_text())
+        return int((self.dir / "run" / "sleeper.pid").read_text().split()[0])
+
+    def test_a_pid_file_from_before_a_reboot_is_not_a_running_daemon(self) -> None:
+        (self.dir / "run").mkdir()
+        # This test's own process, recorded under another boot: alive, but not the daemon.
+        (self.dir / "run" / "sleeper.pid").write_text(f"{os.getpid()} 00000000-0000-0000-0000-000000000000\n")
+        self.assertFalse(self.daemon.running(self.remote))
+        self.daemon.stop(self.remote)  # signals nothing
+        self.daemon.start(self.remote)
+        self.assertNotEqual(self.pid(), os.getpid())
+        self.assertTrue(self.daemon.running(self.remote))
+        self.daemon.stop(self.remote)
 
     def test_start_is_idempotent_and_stop_ends_the_process(self) -> None:
         self.assertFalse(self.daemon.running(self.remote))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import unittest
+import unittest.mock
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,7 +13,9 @@ from heatdeploy import (
     ClusterManager,
     FactError,
     Framework,
+    HeatdeployError,
     Remote,
+    RemoteError,
     Step,
     StepContext,
     StepsFailed,
@@ -99,6 +102,23 @@ class StepTest(unittest.TestCase):
         self.assertIn("at most 65536", str(big.exception))
         self.assertEqual(facts.values, {})
 
+    def test_a_refused_publish_keeps_what_was_there(self) -> None:
+        facts = Facts()
+        facts.publish("a-0", "size", 1)
+        with unittest.mock.patch("heatdeploy.plugin.facts.MAX_TOTAL_BYTES", 40):
+            with self.assertRaisesRegex(FactError, "would exceed 40 bytes"):
+                facts.publish("a-0", "size", "x" * 30, secret=True)
+        self.assertEqual((facts.of("size"), facts.secret), ({"a-0": 1}, set()))
+        facts.of("size")["a-0"] = 2  # a copy
+        self.assertEqual(facts.of("size"), {"a-0": 1})
+
+    def test_a_step_that_runs_once_is_expected_to_publish_once(self) -> None:
+        steps = [Step("key", admin_key, processes=("storage",), once=True, publishes=("admin-key",)),
+                 Step("use", lambda ctx, remote: ctx.facts("admin-key"), processes=("builder",), after=("key",))]
+        once = Ring(name="ring", title="Ring", versions=("1",), processes=RING.processes)
+        once.launch_steps = lambda: steps  # type: ignore[method-assign]
+        run_operation(once, "launch", make_cluster(SPEC.format(storage=3), once))
+
     def test_two_steps_may_not_publish_one_fact(self) -> None:
         steps = [Step("a", devices, publishes=("devices",)), Step("b", devices, publishes=("devices",))]
         with self.assertRaisesRegex(StepGraphError, "more than one step publishes fact"):
@@ -120,6 +140,25 @@ class LifecycleTest(unittest.TestCase):
 
     def ring(self) -> str | None:
         return self.instances.recorder.file("ring-builder-0", "/etc/ring")
+
+    def test_what_was_published_is_kept_when_a_later_step_fails(self) -> None:
+        def broken(ctx: StepContext, remote: Remote) -> None:
+            raise RemoteError(remote.instance.name, "the builder's disk is full")
+
+        failing = Ring(name="ring", title="Ring", versions=("1",), processes=RING.processes)
+        failing.launch_steps = lambda: [  # type: ignore[method-assign]
+            Step("ring-devices", devices, processes=("storage",), publishes=("devices",)),
+            Step("ring-build", broken, processes=("builder",), after=("ring-devices",))]
+        plugin = SimpleNamespace(heatdeploy_register_frameworks=hookimpl(lambda register: register(failing)))
+        plugins = plugins_from({"ring": plugin})
+        manager = ClusterManager(plugins=plugins, cloud=self.cloud, connector=self.instances,
+                                 key_dir=Path(self.enterContext(tempfile.TemporaryDirectory())),
+                                 trustee_cloud="trustee")
+        with self.assertRaises(HeatdeployError):
+            manager.launch(parse_spec(SPEC.format(storage=2), "ring.yaml", checks(plugins)))
+        record = self.cloud.records.load("ring")
+        assert record is not None
+        self.assertEqual(sorted(record.facts["values"]["devices"]), ["ring-storage-0", "ring-storage-1"])
 
     def test_launch_then_scale_up_then_down(self) -> None:
         self.manager.launch(parse_spec(SPEC.format(storage=2), "ring.yaml", checks(self.plugins)))

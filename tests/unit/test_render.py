@@ -234,12 +234,23 @@ class InternalGroupTest(unittest.TestCase):
                      if r["protocol"] == "tcp" and r["ethertype"] == "IPv4"]
         self.assertEqual(tcp_rules, [(8443, 8443), (9000, 9003)])
 
+    def test_a_framework_declaring_no_port_at_all_keeps_all_traffic_between_instances(self) -> None:
+        bare = Framework(name="ui", title="UI", versions=("1",), processes={"web": "a UI"})
+        text = (SPARK_SPEC.replace("spark", "ui").replace('"4.0"', '"1"').replace("[master]", "[web]")
+                .replace("[worker]", "[web]"))
+        self.assertEqual(self.internal(text, ui=plugin_registering(bare)), [
+            {"direction": "ingress", "ethertype": e, "remote_mode": "remote_group_id"} for e in ("IPv4", "IPv6")])
+
     def test_a_framework_declaring_an_impossible_port_is_refused_at_registration(self) -> None:
         for ports, message in (({"web": (0,)}, "not a TCP port"), ({"web": (range(10, 10),)}, "non-empty range"),
                                ({"web": (range(65530, 65540),)}, "not a TCP port"),
                                ({"api": (80,)}, "not one of the processes")):
             with self.subTest(ports=ports), self.assertRaisesRegex(ValueError, message):
                 Framework(name="ui", title="UI", versions=("1",), processes={"web": "a UI"}, cluster_ports=ports)
+        for attribute in ("ports", "public_ports"):  # listed port by port: no ranges there
+            with self.subTest(attribute), self.assertRaisesRegex(ValueError, r"not a TCP port \(1 to 65535\)$"):
+                Framework(name="ui", title="UI", versions=("1",), processes={"web": "a UI"},
+                          **{attribute: {"web": (range(8000, 8002),)}})  # type: ignore[arg-type]
 
 
 class SafetyTest(unittest.TestCase):

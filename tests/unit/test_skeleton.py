@@ -67,6 +67,12 @@ class PluginNewTest(unittest.TestCase):
                 result = self.generate(name)
                 self.assertEqual(result.returncode, 2, result.stderr)
                 self.assertIn("is not usable", result.stderr)
+        for name, why in (("none", "does not parse"), ("step", "would define Step"),
+                          ("master-port", "would define MASTER_PORT"), ("spark", "heatdeploy has already")):
+            with self.subTest(name=name):
+                result = self.generate(name)
+                self.assertEqual(result.returncode, 2, result.stderr)
+                self.assertIn(why, result.stderr)
         self.assertEqual(list(self.tmp.iterdir()), [])
         (self.tmp / "heatdeploy-flink").mkdir()
         result = self.generate("flink")

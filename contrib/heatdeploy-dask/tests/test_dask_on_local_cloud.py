@@ -34,3 +34,4 @@ def test_launch_run_a_job_and_scale(heatdeploy_cluster: Any, tmp_path: Path) -> 
     summary = cluster.scale(remove=["ft-dask-worker-0"], worker=2)
     assert summary.health.checks["dask-workers"].message == "2 of 2 workers registered"
     assert "ft-dask-worker-0" not in {i.name for i in summary.instances}
+    assert cluster.delete() == [] and cluster.gone()

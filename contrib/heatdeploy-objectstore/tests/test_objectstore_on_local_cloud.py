@@ -61,3 +61,5 @@ def test_objects_survive_scaling_storage_up_and_down(heatdeploy_cluster: Any, he
     assert summary.health.status == "green", summary.health
     assert json.dumps(cluster.manager.record("ft-store").facts).count("ft-store-storage-0") == 0
     all_readable()
+
+    assert cluster.delete() == [] and cluster.gone()
