@@ -322,7 +322,7 @@ class ClusterManager:
     def _create_or_resume(self, record: ClusterRecord, spec: ClusterSpec, framework: Framework,
                           stack: StackInfo | None, work: Project, options: Options) -> str | None:
         """Start or repair the stack; return the event marker to wait from."""
-        rendered = render(spec, framework, self.plugins, record.removed)
+        rendered = render(spec, framework, self.plugins, record.removed, record.declared_ports)
         timeout = options.timeout_minutes or spec.timeout
         stacks = work.stacks
         if stack is None:
@@ -509,7 +509,7 @@ class ClusterManager:
 
     def _update(self, record: ClusterRecord, spec: ClusterSpec, framework: Framework, work: Project,
                 options: Options) -> None:
-        rendered = render(spec, framework, self.plugins, record.removed)
+        rendered = render(spec, framework, self.plugins, record.removed, record.declared_ports)
         stacks = work.stacks
         marker = stacks.last_event_id(spec.name)
         stack = stacks.find(spec.name)
@@ -529,7 +529,7 @@ class ClusterManager:
         stacks = self.cloud.stacks
         stack = stacks.find(spec.name)
         removed = record.removed if record else {}
-        rendered = render(spec, framework, self.plugins, removed)
+        rendered = render(spec, framework, self.plugins, removed, record.declared_ports if record else True)
         public_key = record.public_key if record else keys.generate("plan").public
         if stack is None:
             return {"added": stacks.preview_create(spec.name, rendered, {"public_key": public_key})}

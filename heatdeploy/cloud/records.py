@@ -49,6 +49,10 @@ class ClusterRecord:
     """Ids of the servers whose configuration steps finished; ``None`` in records from before it was kept."""
     host_keys: dict[str, str] = field(default_factory=dict)
     """Server id to the SSH host key first seen for it: pinned once, never replaced by a later report."""
+    declared_ports: bool = True
+    """Whether the internal security group opens only the framework's declared ports. A cluster launched
+    before ports were declared keeps all traffic open between its instances: its daemons may listen on
+    ports no declaration names, and narrowing the group under them would cut them off."""
     facts: dict[str, Any] = field(default_factory=dict)
     """What steps published (:class:`~heatdeploy.plugin.facts.Facts`, as its ``to_record``)."""
 
@@ -63,6 +67,7 @@ class ClusterRecord:
     @classmethod
     def from_json(cls, data: bytes) -> ClusterRecord:
         raw: dict[str, Any] = json.loads(data)
+        raw.setdefault("declared_ports", False)  # a record from before ports were declared
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in raw.items() if k in known})
 

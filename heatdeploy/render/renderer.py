@@ -106,11 +106,14 @@ def render(
     framework: Framework,
     plugins: Plugins,
     removals: Mapping[str, Sequence[str]] | None = None,
+    declared_ports: bool = True,
 ) -> Rendered:
     """Render ``spec`` into HOT.
 
     ``removals`` maps a node group to the member indices (as strings) that a
     scale-down must remove; Heat removes exactly those instead of the newest.
+    ``declared_ports=False`` keeps all traffic open between the instances, for
+    clusters launched before frameworks declared their ports.
     """
     removals = removals or {}
     groups = [_group(spec, g, framework, plugins) for g in spec.node_groups]
@@ -121,7 +124,7 @@ def render(
         "extra": extra,
         "removals": {g.name: list(removals.get(g.name, ())) for g in spec.node_groups},
         "internal_sg": INTERNAL_SG if any(g.group.auto_security_group for g in groups) else None,
-        "internal_rules": _internal_rules(spec, framework),
+        "internal_rules": _internal_rules(spec, framework, declared_ports),
         "anti_affinity": ANTI_AFFINITY if any(g.server_group for g in groups) else None,
         "public_key_token": PUBLIC_KEY_TOKEN,
         "signal_token": SIGNAL_TOKEN,
@@ -185,13 +188,13 @@ def _networks(cidrs: Sequence[str]) -> list[str]:
         raise RenderError(f"not a network in CIDR notation: {exc}") from None
 
 
-def _internal_rules(spec: ClusterSpec, framework: Framework) -> list[dict[str, Any]]:
+def _internal_rules(spec: ClusterSpec, framework: Framework, declared_ports: bool) -> list[dict[str, Any]]:
     """Between instances that share the cluster's internal group: ICMP, and the TCP ports the
     framework declares for the processes the spec runs; nothing else, so that a port the framework
     forgot fails on every cloud alike, at its readiness check. A framework that declares no port at
     all (one written before ports were declared, or one that needs none) keeps all traffic open."""
     processes = {p for g in spec.node_groups for p in g.processes}
-    ranges = framework.cluster_port_ranges(processes)
+    ranges = framework.cluster_port_ranges(processes) if declared_ports else ()
     rules = []
     for ethertype in ("IPv4", "IPv6"):
         member: dict[str, Any] = {"direction": "ingress", "ethertype": ethertype, "remote_mode": "remote_group_id"}

@@ -12,9 +12,11 @@ import yaml
 
 import heatdeploy.render.renderer as render_module
 from heatdeploy import Framework
+from heatdeploy.plugin.validation import checks
 from heatdeploy.plugins.hadoop import HADOOP
 from heatdeploy.plugins.spark import SPARK
 from heatdeploy.render.renderer import RenderError
+from heatdeploy.spec.model import parse_spec
 from tests.unit.helpers import SPARK_SPEC, builtin_plugins, parsed, plugin_registering, render_text
 
 HADOOP_EXAMPLE = (Path(__file__).resolve().parents[2] / "examples" / "hadoop.yaml").read_text()
@@ -206,6 +208,13 @@ class SecurityGroupTest(unittest.TestCase):
                                   tcp(9000, "0.0.0.0/0")], "one rule per port and network: no duplicate")
 
 
+def rendered_for_record(text: str, declared_ports: bool) -> Any:
+    """``text`` rendered with the built-in plugins, as the lifecycle renders an existing cluster."""
+    plugins = builtin_plugins()
+    loaded = parse_spec(text, "spec.yaml", checks(plugins))
+    return render_module.render(loaded.spec, plugins.framework(loaded.spec.plugin), plugins, None, declared_ports)
+
+
 class InternalGroupTest(unittest.TestCase):
     """Between the cluster's instances: ICMP and the declared ports of the spec's processes, nothing else."""
 
@@ -233,6 +242,18 @@ class InternalGroupTest(unittest.TestCase):
         tcp_rules = [(r["port_range_min"], r["port_range_max"]) for r in self.internal(text, ui=plugin_registering(ui))
                      if r["protocol"] == "tcp" and r["ethertype"] == "IPv4"]
         self.assertEqual(tcp_rules, [(8443, 8443), (9000, 9003)])
+
+    def test_a_cluster_launched_before_ports_were_declared_keeps_all_traffic(self) -> None:
+        from heatdeploy.cloud.records import ClusterRecord
+
+        old = json.loads(ClusterRecord(name="demo", plugin="spark", version="4.0", spec="").to_json())
+        del old["declared_ports"]
+        record = ClusterRecord.from_json(json.dumps(old).encode())
+        self.assertFalse(record.declared_ports)
+        template, _, _ = parsed(rendered_for_record(SPARK_SPEC, record.declared_ports))
+        rules = template["resources"]["cluster_internal_security_group"]["properties"]["rules"]
+        self.assertEqual(rules, [{"direction": "ingress", "ethertype": e, "remote_mode": "remote_group_id"}
+                                 for e in ("IPv4", "IPv6")])
 
     def test_a_framework_declaring_no_port_at_all_keeps_all_traffic_between_instances(self) -> None:
         bare = Framework(name="ui", title="UI", versions=("1",), processes={"web": "a UI"})
