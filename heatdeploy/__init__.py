@@ -18,15 +18,16 @@ from heatdeploy.jobs.spec import JobSpec, read_job_file
 from heatdeploy.plugin.context import ClusterContext
 from heatdeploy.plugin.daemons import Daemon, DaemonDied
 from heatdeploy.plugin.facts import FactError
+from heatdeploy.plugin.files import env_file
 from heatdeploy.plugin.framework import ConfigOption, Framework, Operation, at_least, at_most, exactly_one
 from heatdeploy.plugin.health import Health, HealthCheck
 from heatdeploy.plugin.image import ImageRequirements
 from heatdeploy.plugin.instance import Instance
-from heatdeploy.plugin.job_process import JobProcess
+from heatdeploy.plugin.job_process import DriverJobEngine, JobProcess
 from heatdeploy.plugin.jobs import JobContext, JobEngine, JobRecord
 from heatdeploy.plugin.jobs import State as JobState
 from heatdeploy.plugin.manager import PluginError, Plugins, hookimpl, load_plugins, plugins_from
-from heatdeploy.plugin.readiness import by_address, members_health, wait_for_http, wait_for_members
+from heatdeploy.plugin.readiness import by_address, http_json, members_health, wait_for_http, wait_for_members
 from heatdeploy.plugin.remote import Remote, RemoteError, Result
 from heatdeploy.plugin.steps import DeadlineExceeded, Step, StepContext
 from heatdeploy.plugin.template_parts import File, SecurityRule, TemplatePart, UserDataPart
@@ -59,13 +60,13 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ClusterContext", "ClusterError", "ClusterManager", "ClusterSpec", "ConfigOption", "Daemon", "DaemonDied",
-    "DeadlineExceeded", "Event", "EventSink", "ExitStatus", "FactError", "File", "Framework", "Health",
-    "HealthCheck", "HeatdeployError", "ImageRequirements", "Instance", "JobContext", "JobEngine", "JobError",
-    "JobManager", "JobProcess", "JobRecord", "JobSpec", "JobState", "LoadedSpec", "LocatedProblem", "NodeGroup",
-    "Operation", "Options", "PluginError", "Plugins", "Problem", "Remote", "RemoteError", "RenderError",
+    "DeadlineExceeded", "DriverJobEngine", "Event", "EventSink", "ExitStatus", "FactError", "File", "Framework",
+    "Health", "HealthCheck", "HeatdeployError", "ImageRequirements", "Instance", "JobContext", "JobEngine",
+    "JobError", "JobManager", "JobProcess", "JobRecord", "JobSpec", "JobState", "LoadedSpec", "LocatedProblem",
+    "NodeGroup", "Operation", "Options", "PluginError", "Plugins", "Problem", "Remote", "RemoteError", "RenderError",
     "Rendered", "Result", "SecurityRule", "SpecError", "Step", "StepContext", "StepsFailed", "Summary",
-    "TemplatePart", "UserDataPart", "Volumes", "at_least", "at_most", "by_address", "exactly_one",
-    "framework_problems", "hookimpl", "load_and_validate", "load_cloud", "load_plugins", "members_health",
-    "parse_spec", "plugins_from", "read_job_file", "read_spec", "run_steps", "run_transient", "wait_for_http",
-    "wait_for_members",
+    "TemplatePart", "UserDataPart", "Volumes", "at_least", "at_most", "by_address", "env_file", "exactly_one",
+    "framework_problems", "hookimpl", "http_json", "load_and_validate", "load_cloud", "load_plugins",
+    "members_health", "parse_spec", "plugins_from", "read_job_file", "read_spec", "run_steps", "run_transient",
+    "wait_for_http", "wait_for_members",
 ]

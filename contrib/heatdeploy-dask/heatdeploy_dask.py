@@ -6,22 +6,20 @@ decommission, a health check, endpoints and a job engine.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Sequence
 
 from heatdeploy import (
     ClusterSpec,
     ConfigOption,
     Daemon,
+    DriverJobEngine,
     Framework,
     Health,
     HealthCheck,
     ImageRequirements,
     Instance,
     JobContext,
-    JobProcess,
     JobRecord,
-    JobState,
     Problem,
     Remote,
     Step,
@@ -29,6 +27,7 @@ from heatdeploy import (
     at_least,
     exactly_one,
     hookimpl,
+    http_json,
     members_health,
     wait_for_http,
     wait_for_members,
@@ -64,8 +63,7 @@ def daemon(ctx: StepContext, remote: Remote) -> Daemon:
 
 def workers_seen(remote: Remote) -> set[str]:
     """The workers the scheduler (on ``remote``'s instance) has registered."""
-    status, body = remote.http("GET", DASHBOARD_PORT, "/json/identity.json")
-    return set(json.loads(body).get("workers", {})) if status == 200 else set()
+    return set(http_json(remote, DASHBOARD_PORT, "/json/identity.json").get("workers") or {})
 
 
 def start_scheduler(ctx: StepContext, remote: Remote) -> None:
@@ -130,30 +128,14 @@ class Dask(Framework):
         return {"scheduler": f"tcp://{scheduler.fixed_ip}:{SCHEDULER_PORT}"} if scheduler else {}
 
 
-class DaskJobs:
+class DaskJobs(DriverJobEngine):
     """``python`` jobs: a script run on the scheduler's instance, its ``Client()`` connected to the cluster."""
 
-    types: tuple[str, ...] = ("python",)
-    process = JobProcess()
+    types = ("python",)
+    driver_process = "scheduler"
 
-    def driver(self, ctx: JobContext) -> Instance:
-        return ctx.running("scheduler")[0]
-
-    def start(self, ctx: JobContext, job: JobRecord, program: str, args: list[str]) -> None:
-        command = ["env", f"DASK_SCHEDULER_ADDRESS={scheduler_address(ctx)}", ctx.config("python"), program, *args]
-        self.process.start(ctx.remote(self.driver(ctx)), job, command)
-
-    def status(self, ctx: JobContext, job: JobRecord) -> tuple[JobState, str]:
-        if job.engine.get("cancelled"):
-            return "KILLED", "cancelled"
-        return self.process.state(ctx.remote(self.driver(ctx)), job)
-
-    def logs(self, ctx: JobContext, job: JobRecord, offset: int = 0) -> bytes:
-        return self.process.logs(ctx.remote(self.driver(ctx)), job, offset)
-
-    def cancel(self, ctx: JobContext, job: JobRecord) -> None:
-        job.engine["cancelled"] = True
-        self.process.kill(ctx.remote(self.driver(ctx)), job)
+    def command(self, ctx: JobContext, job: JobRecord, program: str, args: list[str]) -> list[str]:
+        return ["env", f"DASK_SCHEDULER_ADDRESS={scheduler_address(ctx)}", ctx.config("python"), program, *args]
 
 
 DASK = Dask(

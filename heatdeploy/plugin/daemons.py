@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 from heatdeploy.plugin.remote import Remote, RemoteError, Result
 
+# An exited process nobody reaped (its parent is gone, and PID 1 may not reap) is a zombie: not running.
+ALIVE_FUNCTION = """hd_alive() { kill -0 "$1" 2>/dev/null && ! grep -qs '^State:[[:space:]]*Z' "/proc/$1/status"; }
+"""
+
 # Run with ``sh -c`` and the daemon's values as arguments, never as shell text, so nothing needs
 # installing first and no value is ever parsed by the shell. The environment file is sourced by the
 # daemon's own shell, just before it becomes the command, so it cannot change what this script does.
@@ -15,8 +19,7 @@ hd_action=$1 hd_dir=$2 hd_name=$3 hd_timeout=$4 hd_env=$5
 shift 5
 hd_pid="$hd_dir/$hd_name.pid" hd_log="$hd_dir/$hd_name.log"
 hd_boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo unknown)
-# An exited daemon nobody reaped (its parent is gone, and PID 1 may not reap) is a zombie: not running.
-hd_alive() { kill -0 "$1" 2>/dev/null && ! grep -qs '^State:[[:space:]]*Z' "/proc/$1/status"; }
+""" + ALIVE_FUNCTION + """\
 # The pid file holds "PID BOOT_ID": after a reboot its pid may be another process's. (Files written
 # before boot ids were kept hold the pid alone.)
 hd_recorded() {

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from heatdeploy.plugin.jobs import JobRecord, State
+from heatdeploy.plugin.daemons import ALIVE_FUNCTION
+from heatdeploy.plugin.instance import Instance
+from heatdeploy.plugin.jobs import JobContext, JobRecord, State
 from heatdeploy.plugin.remote import Remote
 
 # The driver runs in a session of its own (setsid), so that kill() ends it with everything it started.
@@ -24,9 +26,9 @@ echo $! > pid
 # Prints one of: "exit N", "running", "gone". The exit status is read again once the driver is found
 # gone, since it may have finished between the two looks; a zombie nobody reaped has finished too.
 STATUS_SCRIPT = """cd "$1" || { echo gone; exit 0; }
-alive() { kill -0 "$1" 2>/dev/null && ! grep -qs '^State:[[:space:]]*Z' "/proc/$1/status"; }
+""" + ALIVE_FUNCTION + """\
 if [ -f exit_status ]; then echo "exit $(cat exit_status)";
-elif [ -f pid ] && alive "$(cat pid)"; then echo running;
+elif [ -f pid ] && hd_alive "$(cat pid)"; then echo running;
 elif [ -f exit_status ]; then echo "exit $(cat exit_status)";
 else echo gone; fi
 """
@@ -66,3 +68,43 @@ class JobProcess:
         pid = remote.run(["cat", f"{job.directory}/pid"], check=False).stdout.strip()
         if pid.isdigit():
             remote.run(["kill", "-s", "TERM", "--", f"-{pid}"], check=False)
+
+
+class DriverJobEngine:
+    """A job engine whose every job is one driver process on one instance: subclass it, don't rewrite it.
+
+    Set :attr:`types` and :attr:`driver_process` and write :meth:`command`;
+    starting, status, logs and cancelling come from :class:`JobProcess`
+    (:attr:`process`). A subclass that can ask its framework more (say, an
+    application's state on a master) overrides :meth:`status` or
+    :meth:`cancel` and calls ``super()``.
+    """
+
+    types: tuple[str, ...] = ()
+    """The job types this engine runs (``--type`` of ``job run``)."""
+    driver_process: str = ""
+    """The process whose first running instance hosts every job's driver."""
+    process: JobProcess = JobProcess()
+
+    def command(self, ctx: JobContext, job: JobRecord, program: str, args: list[str]) -> Sequence[str]:
+        """The driver's argv: ``program`` (the job's binary on the driver instance) run with ``args``."""
+        raise NotImplementedError(f"{type(self).__name__}.command")
+
+    def driver(self, ctx: JobContext) -> Instance:
+        return ctx.running(self.driver_process)[0]
+
+    def start(self, ctx: JobContext, job: JobRecord, program: str, args: list[str]) -> None:
+        self.process.start(ctx.remote(self.driver(ctx)), job, self.command(ctx, job, program, args))
+
+    def status(self, ctx: JobContext, job: JobRecord) -> tuple[State, str]:
+        # A cancelled driver exits with SIGTERM's status, which alone would read as FAILED.
+        if job.engine.get("cancelled"):
+            return "KILLED", "cancelled"
+        return self.process.state(ctx.remote(self.driver(ctx)), job)
+
+    def logs(self, ctx: JobContext, job: JobRecord, offset: int = 0) -> bytes:
+        return self.process.logs(ctx.remote(self.driver(ctx)), job, offset)
+
+    def cancel(self, ctx: JobContext, job: JobRecord) -> None:
+        job.engine["cancelled"] = True
+        self.process.kill(ctx.remote(self.driver(ctx)), job)

@@ -83,7 +83,9 @@ class JobEngine(Protocol):
     ``start`` launches the job in the background on the cluster; heatdeploy
     polls ``status``."""
 
-    types: tuple[str, ...]
+    @property
+    def types(self) -> tuple[str, ...]:
+        """The job types this engine runs (``job run --type``); a class attribute will do."""
 
     def driver(self, ctx: JobContext) -> Instance:
         """The instance the job's driver runs on (its ``{output}`` folder is there)."""

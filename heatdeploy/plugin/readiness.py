@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from heatdeploy.plugin.health import Health
 from heatdeploy.plugin.instance import Instance
@@ -13,6 +15,21 @@ from heatdeploy.plugin.steps import DeadlineExceeded, StepContext
 def by_address(instance: Instance) -> str:
     """How most frameworks name a member: by its fixed address."""
     return instance.fixed_ip
+
+
+def http_json(remote: Remote, port: int, path: str) -> dict[str, Any]:
+    """``GET path`` on ``port`` of ``remote``'s instance, as a JSON object; ``{}`` unless it answered 200 with one.
+
+    A service still starting may answer before its status page works, so an
+    odd answer reads as "nothing yet" rather than an error. Connection
+    errors (:class:`RemoteError`) are raised.
+    """
+    status, body = remote.http("GET", port, path)
+    try:
+        value = json.loads(body) if status == 200 else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def wait_for_http(ctx: StepContext, remote: Remote, port: int, path: str, timeout: float, *,

@@ -14,16 +14,20 @@ from heatdeploy import (
     Daemon,
     DaemonDied,
     DeadlineExceeded,
+    DriverJobEngine,
     Instance,
+    JobContext,
     JobProcess,
     JobRecord,
     Result,
+    env_file,
+    http_json,
     members_health,
     wait_for_http,
     wait_for_members,
 )
 from heatdeploy.plugins.spark import SPARK
-from heatdeploy.testing import Responses, make_cluster
+from heatdeploy.testing import Responses, make_cluster, make_job, make_job_context
 from tests.unit.helpers import SPARK_SPEC
 
 
@@ -226,3 +230,58 @@ class ReadinessTest(unittest.TestCase):
         for seen, expected in cases.items():
             health = members_health(seen, self.workers, "workers")
             self.assertEqual((health.status, health.message), expected)
+
+    def test_http_json_reads_an_object_and_nothing_else(self) -> None:
+        ctx = make_cluster(SPARK_SPEC, SPARK, responses=Responses(http={
+            (8080, "/object"): {"status": "ALIVE"}, (8080, "/list"): [1, 2], (8080, "/html"): "<html>starting",
+            (8080, "/busy"): (503, '{"status": "ALIVE"}')}))
+        remote = ctx.remote(self.workers[0])
+        answers = {path: http_json(remote, 8080, path) for path in ("/object", "/list", "/html", "/busy", "/none")}
+        self.assertEqual(answers, {"/object": {"status": "ALIVE"}, "/list": {}, "/html": {}, "/busy": {}, "/none": {}})
+
+
+class EnvFileTest(unittest.TestCase):
+    def test_values_come_back_unchanged_when_sourced(self) -> None:
+        hostile = "it's $(touch /tmp/owned) `id` \"$HOME\"\nnext line"
+        text = env_file({"PLAIN": "/opt/x", "HOSTILE": hostile, "NUMBER": 7, "EMPTY": "", "NONE": None},
+                        preamble="export FIRST=1\n")
+        self.assertTrue(text.startswith("# Written by heatdeploy\nexport FIRST=1\n"))
+        self.assertNotIn("EMPTY", text)
+        self.assertNotIn("NONE", text)
+        with tempfile.NamedTemporaryFile("w", suffix=".sh") as file:
+            file.write(text)
+            file.flush()
+            shown = subprocess.run(["sh", "-c", '. "$1" && printf "%s\\0" "$PLAIN" "$HOSTILE" "$NUMBER" "$FIRST"',
+                                    "sh", file.name], capture_output=True, text=True, check=True).stdout
+        self.assertEqual(shown.split("\0")[:4], ["/opt/x", hostile, "7", "1"])
+
+
+class ShellJobs(DriverJobEngine):
+    types = ("shell",)
+    driver_process = "master"
+
+    def command(self, ctx: JobContext, job: JobRecord, program: str, args: list[str]) -> list[str]:
+        return ["sh", program, *args]
+
+
+class DriverJobEngineTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.ctx = make_job_context(SPARK_SPEC, SPARK, responses=Responses(commands={"sh -c": "exit 1"}))
+        self.engine = ShellJobs()
+        self.job = make_job("shell", args=["a b"])
+
+    def test_start_runs_the_command_on_the_drivers_instance(self) -> None:
+        self.engine.start(self.ctx, self.job, "/var/lib/heatdeploy/jobs/job-1/program", ["a b"])
+        (started,) = self.ctx.recorder.commands("demo-master-0")
+        self.assertEqual(list(started[-3:]), ["sh", "/var/lib/heatdeploy/jobs/job-1/program", "a b"])
+        self.assertEqual(started[4], self.job.directory)
+
+    def test_a_cancelled_job_is_killed_not_failed(self) -> None:
+        self.assertEqual(self.engine.status(self.ctx, self.job), ("FAILED", "driver exited with status 1"))
+        self.engine.cancel(self.ctx, self.job)
+        self.assertEqual(self.engine.status(self.ctx, self.job), ("KILLED", "cancelled"))
+        self.assertTrue(self.job.engine["cancelled"])
+
+    def test_an_engine_without_a_command_says_so(self) -> None:
+        with self.assertRaisesRegex(NotImplementedError, "DriverJobEngine.command"):
+            DriverJobEngine().command(self.ctx, self.job, "program", [])

@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from heatdeploy import HeatdeployError, Instance, Remote, RemoteError, Step, StepContext
+from heatdeploy import HeatdeployError, Instance, Remote, RemoteError, Step, StepContext, env_file
 
 REPLICATION = "dfs.replication"
 NAMENODE_RPC, NAMENODE_UI, SECONDARY_UI = 9000, 9870, 9868
@@ -218,8 +218,7 @@ def hadoop_env(ctx: StepContext, instance: Instance) -> str:
         "HDFS_NAMENODE_OPTS": f"-Xmx{ctx.config('namenode_heap_size')}m",
         "HDFS_DATANODE_OPTS": f"-Xmx{ctx.config('datanode_heap_size', instance)}m",
     }
-    lines = [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
-    return "# Written by heatdeploy\n" + ENV_PREAMBLE + "\n".join(lines) + "\n"
+    return env_file(values, preamble=ENV_PREAMBLE)
 
 
 def daemon_script(ctx: StepContext) -> str:

@@ -44,34 +44,20 @@ class Spark(Framework):
                  description="write spark-env.sh, spark-defaults.conf and the workers list"),
             Step("spark-start-master", steps.start_master, processes=("master",), after=("spark-configure",),
                  description="start the master and wait until it is ALIVE"),
-            Step("spark-start-workers", steps.start_worker, processes=("worker",), after=("spark-start-master",),
-                 description="start the workers"),
-            Step("spark-verify", steps.verify_workers, processes=("master",), scope="all",
-                 after=("spark-start-workers",), description="check every worker is alive on the master"),
+            *start_workers("spark-start-master"),
         ]
 
     def scale_up_steps(self) -> Sequence[Step]:
         return [
             Step("spark-configure", steps.configure, processes=("worker",), after=("hosts", "volumes"),
                  description="configure the new workers"),
-            Step("spark-refresh-workers", steps.refresh_workers_list, processes=("master",), scope="all",
-                 after=("hosts",), description="add the new workers to the workers list"),
-            Step("spark-start-workers", steps.start_worker, processes=("worker",), after=("spark-configure",),
-                 description="start the new workers"),
-            Step("spark-verify", steps.verify_workers, processes=("master",), scope="all",
-                 after=("spark-start-workers", "spark-refresh-workers"),
-                 description="check every worker is alive on the master"),
+            refresh_workers("hosts"), *start_workers("spark-configure", "spark-refresh-workers"),
         ]
 
     def decommission_steps(self) -> Sequence[Step]:
-        return [
-            Step("spark-stop-workers", steps.stop_worker, processes=("worker",),
-                 description="stop the leaving workers"),
-            Step("spark-refresh-workers", steps.refresh_workers_list, processes=("master",), scope="all",
-                 after=("spark-stop-workers",), description="remove the leaving workers from the workers list"),
-            Step("spark-verify", steps.verify_workers, processes=("master",), scope="all",
-                 after=("spark-refresh-workers",), description="check only the remaining workers are alive"),
-        ]
+        return [Step("spark-stop-workers", steps.stop_worker, processes=("worker",),
+                     description="stop the leaving workers"),
+                refresh_workers("spark-stop-workers"), verify("spark-refresh-workers")]
 
     def health_checks(self) -> Sequence[HealthCheck]:
         return [HealthCheck("spark-workers", workers_alive)]
@@ -82,6 +68,21 @@ class Spark(Framework):
             return {}
         return {"master": f"spark://{master.fixed_ip}:{steps.MASTER_PORT}",
                 "master_ui": f"http://{master.floating_ip or master.fixed_ip}:{steps.MASTER_UI}"}
+
+
+def start_workers(after: str, *verify_after: str) -> list[Step]:
+    return [Step("spark-start-workers", steps.start_worker, processes=("worker",), after=(after,),
+                 description="start the workers"), verify("spark-start-workers", *verify_after)]
+
+
+def refresh_workers(after: str) -> Step:
+    return Step("spark-refresh-workers", steps.refresh_workers_list, processes=("master",), scope="all",
+                after=(after,), description="write the master's workers list")
+
+
+def verify(*after: str) -> Step:
+    return Step("spark-verify", steps.verify_workers, processes=("master",), scope="all", after=after,
+                description="check every worker, and only them, is alive on the master")
 
 
 def workers_alive(ctx: StepContext) -> Health:

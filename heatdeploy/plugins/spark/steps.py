@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import shlex
 from typing import Any
 
-from heatdeploy import Daemon, Instance, Remote, StepContext, wait_for_http, wait_for_members
+from heatdeploy import Daemon, Instance, Remote, StepContext, env_file, http_json, wait_for_members
 
 MASTER_PORT, MASTER_UI, WORKER_UI = 7077, 8080, 8081
 # Spark picks these at random unless told; a security group can only open a port it knows. Each
@@ -29,30 +27,17 @@ def master_url(ctx: StepContext) -> str:
 
 
 def spark_env(ctx: StepContext, instance: Instance) -> str:
-    """spark-env.sh for ``instance``; every value is shell-quoted."""
-    local_dirs = _local_dirs(ctx, instance)
-    values = {
-        "SPARK_HOME": ctx.config("spark_home"),
-        "SPARK_CONF_DIR": CONF_DIR,
-        "SPARK_LOCAL_IP": instance.fixed_ip,
-        "SPARK_LOCAL_HOSTNAME": instance.fixed_ip,
-        "SPARK_MASTER_HOST": master(ctx).fixed_ip,
-        "SPARK_MASTER_PORT": str(MASTER_PORT),
-        "SPARK_MASTER_WEBUI_PORT": str(MASTER_UI),
-        "SPARK_WORKER_PORT": str(WORKER_PORT),
-        "SPARK_WORKER_WEBUI_PORT": str(WORKER_UI),
-        "SPARK_DAEMON_MEMORY": ctx.config("daemon_memory"),
-        "SPARK_WORKER_DIR": f"{STATE_DIR}/work",
-        "SPARK_LOCAL_DIRS": ",".join(local_dirs),
+    return env_file({
+        "SPARK_HOME": ctx.config("spark_home"), "SPARK_CONF_DIR": CONF_DIR,
+        "SPARK_LOCAL_IP": instance.fixed_ip, "SPARK_LOCAL_HOSTNAME": instance.fixed_ip,
+        "SPARK_MASTER_HOST": master(ctx).fixed_ip, "SPARK_MASTER_PORT": MASTER_PORT,
+        "SPARK_MASTER_WEBUI_PORT": MASTER_UI, "SPARK_WORKER_PORT": WORKER_PORT, "SPARK_WORKER_WEBUI_PORT": WORKER_UI,
+        "SPARK_DAEMON_MEMORY": ctx.config("daemon_memory"), "SPARK_WORKER_DIR": f"{STATE_DIR}/work",
+        "SPARK_LOCAL_DIRS": ",".join(_local_dirs(ctx, instance)),
         "SPARK_DAEMON_JAVA_OPTS": f"-Djava.io.tmpdir={STATE_DIR}/tmp -XX:-UsePerfData",
-    }
-    cores, memory = ctx.config("worker_cores", instance), ctx.config("worker_memory", instance)
-    if cores:
-        values["SPARK_WORKER_CORES"] = str(cores)
-    if memory:
-        values["SPARK_WORKER_MEMORY"] = memory
-    lines = [f"export {name}={shlex.quote(str(value))}" for name, value in values.items()]
-    return "# Written by heatdeploy\n" + "\n".join(lines) + "\n"
+        "SPARK_WORKER_CORES": ctx.config("worker_cores", instance) or None,  # 0: all of the instance's
+        "SPARK_WORKER_MEMORY": ctx.config("worker_memory", instance),
+    })
 
 
 def _local_dirs(ctx: StepContext, instance: Instance) -> list[str]:
@@ -104,13 +89,11 @@ def start_master(ctx: StepContext, remote: Remote) -> None:
     master = daemon(ctx, "master", "--host", remote.instance.fixed_ip, "--port", str(MASTER_PORT),
                     "--webui-port", str(MASTER_UI))
     master.start(remote)
-    # The status page may answer before it parses; only an ALIVE master is ready.
-    wait_for_http(ctx, remote, MASTER_UI, "/json/", ctx.config("start_timeout"), probe=lambda: master.check(remote),
-                  what="the Spark master reports ALIVE", ready=_alive)
 
-
-def _alive(status: int, body: bytes) -> bool:
-    return status == 200 and _parsed(body).get("status") == "ALIVE"
+    def alive() -> bool:  # the status page answers before the master is ALIVE, which is what ready means
+        master.check(remote)
+        return master_status(remote).get("status") == "ALIVE"
+    ctx.wait_until("the Spark master reports ALIVE", alive, ctx.config("start_timeout"))
 
 
 def start_worker(ctx: StepContext, remote: Remote) -> None:
@@ -124,15 +107,7 @@ def stop_worker(ctx: StepContext, remote: Remote) -> None:
 
 def master_status(remote: Remote) -> dict[str, Any]:
     """The master's JSON status page, fetched through the instance's SSH connection."""
-    status, body = remote.http("GET", MASTER_UI, "/json/")
-    return _parsed(body) if status == 200 else {}
-
-
-def _parsed(body: bytes) -> dict[str, Any]:
-    try:
-        return dict(json.loads(body))
-    except ValueError:  # a master still starting may answer before its status page works
-        return {}
+    return http_json(remote, MASTER_UI, "/json/")
 
 
 def alive_workers(status: dict[str, Any]) -> set[str]:

@@ -1,0 +1,20 @@
+"""The text of files frameworks write on instances, with every value quoted by construction."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+
+HEADER = "# Written by heatdeploy\n"
+
+
+def env_file(values: Mapping[str, object], preamble: str = "") -> str:
+    """A shell file exporting ``values`` in order, each one shell-quoted; ``None`` and ``""`` are left out.
+
+    Suits the ``*-env.sh`` files frameworks source (``spark-env.sh``,
+    ``hadoop-env.sh``) and :class:`Daemon`'s ``environment``. ``preamble``
+    is shell text put first, as is: write only constants there.
+    """
+    lines = [f"export {name}={shlex.quote(str(value))}\n" for name, value in values.items()
+             if value is not None and value != ""]
+    return HEADER + preamble + "".join(lines)
