@@ -15,6 +15,7 @@ import signal
 import socketserver
 import sys
 import traceback
+from typing import Any
 from wsgiref import simple_server
 
 from oslo_service import backend
@@ -34,6 +35,32 @@ class _Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
 class _QuietHandler(simple_server.WSGIRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         std_logging.getLogger("heat.local.access").debug(format, *args)
+
+
+def forget_finished_threads(engine: Any) -> None:
+    """Make the engine's per-stack thread groups drop threads that have finished.
+
+    Since Heat 25 (its move to the threading backend) ``ThreadGroup.add_thread``
+    in heat/engine/service.py appends every thread to the stack's group and
+    nothing ever removes it, while the group refuses a thread once it holds
+    ``max_threads`` (1000). Every resource event starts one (event sinks are
+    dispatched in a thread even when none is configured), so a stack whose
+    resources have had 1000 events since the engine started can no longer
+    record one: "Maximum number of threads reached", and the operation stays
+    IN_PROGRESS. A 200-member group's create, scale and delete get there.
+    """
+    group = engine.ThreadGroup
+    if getattr(group.add_thread, "forgets_finished", False):
+        return
+    add_thread = group.add_thread
+
+    def add_thread_forgetting_finished(self: Any, func: Any, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            self.threads[:] = [thread for thread in self.threads if thread.is_alive()]
+        return add_thread(self, func, *args, **kwargs)
+
+    add_thread_forgetting_finished.forgets_finished = True  # type: ignore[attr-defined]
+    group.add_thread = add_thread_forgetting_finished
 
 
 def _exit_now(signum: int, frame: object) -> None:
@@ -56,6 +83,7 @@ def main() -> None:
         logging.setup(cfg.CONF, "heat")
         messaging.setup()
         config.startup_sanity_check()
+        forget_finished_threads(engine)
         engine.EngineService(cfg.CONF.host, rpc_api.ENGINE_TOPIC).start()
         app = config.load_paste_app("heat-api")
         server = simple_server.make_server(host, port, app, server_class=_Server, handler_class=_QuietHandler)
