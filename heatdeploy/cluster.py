@@ -24,9 +24,9 @@ from keystoneauth1 import session as ks_session
 from heatdeploy import interrupts
 from heatdeploy.cloud import auth
 from heatdeploy.cloud.locks import TTL_SECONDS, ClusterBusy, ClusterLock
-from heatdeploy.cloud.project import OpenStackProject, Project
+from heatdeploy.cloud.project import OpenStackProject, Project, StackService
 from heatdeploy.cloud.records import ClusterRecord
-from heatdeploy.cloud.stacks import StackError, StackInfo
+from heatdeploy.cloud.stacks import StackError, StackInfo, Stall
 from heatdeploy.errors import CloudError, HeatdeployError, library_failure
 from heatdeploy.events import Event, EventSink, ignore
 from heatdeploy.plugin.facts import Facts
@@ -61,8 +61,21 @@ class Options:
     use_floating_ip: bool = True
     proxy_command: str | None = None
     max_parallel: int = 32
+    """At most this many instances are configured at once (SSH connections and threads)."""
     break_lock: bool = False
     """Take the cluster's lock even if another operation holds it (that process is known to be gone)."""
+    stall_after: float | None = None
+    """Seconds without a new event from Heat after which a stack operation is reported as stalled
+    (the wait goes on until the timeout); ``None``: :func:`stall_after`'s default for the cluster's size."""
+
+
+def stall_after(options: Options, instances: int) -> float:
+    """When to report a silent stack: ``options.stall_after``, else 5 minutes plus a second per instance.
+
+    Heat is quiet while instances boot, and a bigger stack takes longer
+    between events at each step, so the default grows with the cluster.
+    """
+    return options.stall_after if options.stall_after is not None else 300.0 + instances
 
 
 @dataclass
@@ -310,7 +323,8 @@ class ClusterManager:
         marker = work.stacks.last_event_id(stack.name)
         if stack.status != "DELETE_IN_PROGRESS":
             work.stacks.delete(stack.id)
-        work.stacks.wait(stack.name, "DELETE", marker, 60.0 * timeout_minutes, self._stack_line)
+        self._wait_stack(work.stacks, stack.name, "DELETE", marker, timeout_minutes,
+                         stall_after(options, len(record.host_keys)))
         record.state, record.stack_id, record.configured = "creating", None, []
         record.host_keys, record.removed = {}, {}
         work.records.save(record)
@@ -347,8 +361,8 @@ class ClusterManager:
         if stack is not None and stack.status.endswith("_IN_PROGRESS"):
             action = stack.status.split("_", 1)[0]
             self._phase(f"waiting for stack {spec.name} ({action})")
-            timeout = 60.0 * (options.timeout_minutes or spec.timeout)
-            stacks.wait(spec.name, action, marker, timeout, self._stack_line)
+            self._wait_stack(stacks, spec.name, action, marker, options.timeout_minutes or spec.timeout,
+                             stall_after(options, spec.instance_count))
         elif stack is None or stack.status.endswith("_FAILED"):
             status = stack.status if stack else "missing"
             raise StackError(f"stack {spec.name} is {status}", stacks.failures(spec.name))
@@ -356,6 +370,20 @@ class ClusterManager:
 
     def _stack_line(self, line: str) -> None:
         self.emit(Event("stack", message=line))
+
+    def _wait_stack(self, stacks: StackService, name: str, action: str, marker: str | None, minutes: int,
+                    stall_seconds: float) -> None:
+        stacks.wait(name, action, marker, 60.0 * minutes, self._stack_line, stall_after=stall_seconds,
+                    on_stall=self._stalled)
+
+    def _stalled(self, stall: Stall) -> None:
+        last = f"; its last event: {stall.last_event}" if stall.last_event else ""
+        remedy = (f"or stop it and run `heatdeploy delete --force --timeout 1 {stall.stack}`, which removes "
+                  "the record, key and trusts and names the stack left behind" if stall.action == "DELETE" else
+                  f"or stop it and delete the cluster (`heatdeploy delete {stall.stack}`)")
+        self.emit(Event("stack_stalled", message=(
+            f"stack {stall.stack} ({stall.action}): nothing new from Heat for {stall.silent_for:.0f} s{last}. "
+            f"Heat may be stuck: wait (this operation gives up in {stall.time_left / 60:.0f} min), {remedy}")))
 
     # -- steps ------------------------------------------------------------------------------------------------
 
@@ -440,8 +468,8 @@ class ClusterManager:
             action = stack.status.split("_", 1)[0]
             self._phase(f"waiting for stack {spec.name} ({action}), which an earlier operation left running")
             with contextlib.suppress(StackError):
-                stacks.wait(spec.name, action, stacks.last_event_id(spec.name),
-                            60.0 * (options.timeout_minutes or spec.timeout), self._stack_line)
+                self._wait_stack(stacks, spec.name, action, stacks.last_event_id(spec.name),
+                                 options.timeout_minutes or spec.timeout, stall_after(options, spec.instance_count))
             stack = stacks.find(spec.name)
         return stack
 
@@ -519,7 +547,7 @@ class ClusterManager:
         self._phase(f"updating stack {spec.name}")
         stacks.update(stack.id, rendered, {"public_key": record.public_key}, [f"heatdeploy-plugin={spec.plugin}"],
                       timeout)
-        stacks.wait(spec.name, "UPDATE", marker, 60.0 * timeout, self._stack_line)
+        self._wait_stack(stacks, spec.name, "UPDATE", marker, timeout, stall_after(options, spec.instance_count))
 
     def plan(self, loaded: LoadedSpec) -> dict[str, builtins.list[str]]:
         """What launching ``loaded`` would change: resources added, updated, replaced, deleted."""
@@ -657,12 +685,16 @@ class ClusterManager:
     # -- delete -----------------------------------------------------------------------------------------------
 
     def delete(self, name: str, force: bool = False, timeout_minutes: int = 30,
-               break_lock: bool = False) -> builtins.list[str]:
-        """Delete the stack, the record and key, then the trust; return what could not be deleted."""
-        with self.locked(name, "delete", break_lock):
-            return self._delete(name, force, timeout_minutes)
+               break_lock: bool = False, stall_seconds: float | None = None) -> builtins.list[str]:
+        """Delete the stack, the record and key, then the trust; return what could not be deleted.
 
-    def _delete(self, name: str, force: bool, timeout_minutes: int) -> builtins.list[str]:
+        ``stall_seconds`` is as :attr:`Options.stall_after`.
+        """
+        with self.locked(name, "delete", break_lock):
+            return self._delete(name, force, timeout_minutes, stall_seconds)
+
+    def _delete(self, name: str, force: bool, timeout_minutes: int,
+                stall_seconds: float | None) -> builtins.list[str]:
         records, stacks = self.cloud.records, self.cloud.stacks
         record = records.load(name)
         left: builtins.list[str] = []
@@ -674,7 +706,9 @@ class ClusterManager:
             marker = stacks.last_event_id(name)
             stacks.delete(stack.id)
             try:
-                stacks.wait(name, "DELETE", marker, 60.0 * timeout_minutes, self._stack_line)
+                size = len(record.host_keys) if record else 0
+                self._wait_stack(stacks, name, "DELETE", marker, timeout_minutes,
+                                 stall_after(Options(stall_after=stall_seconds), size))
             except StackError as exc:
                 if not force:
                     raise

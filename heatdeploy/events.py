@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Kind = Literal["phase", "stack", "step_started", "step_done", "step_skipped", "step_failed",
-               "instance_done", "instance_failed", "warning"]
+               "instance_done", "instance_failed", "warning", "stack_stalled"]
 
 
 @dataclass(frozen=True)
@@ -15,7 +15,8 @@ class Event:
     """One progress event.
 
     ``phase`` events mark the stages of an operation (``message`` says which);
-    ``stack`` events carry Heat's event log lines; ``step_*`` and
+    ``stack`` events carry Heat's event log lines, ``stack_stalled`` says
+    Heat has shown nothing new for a while (the operation goes on waiting); ``step_*`` and
     ``instance_*`` events follow the configuration steps, with ``done`` of
     ``total`` instances.
     """

@@ -18,7 +18,9 @@ from heatdeploy.cli.options import (
     lock_option,
     manager,
     options,
+    parallel_option,
     plugins,
+    stack_options,
 )
 from heatdeploy.cli.output import Progress, summary_text
 from heatdeploy.errors import ExitStatus
@@ -115,7 +117,8 @@ def cmd_renew(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def cmd_delete(args: argparse.Namespace, progress: Progress) -> int:
-    left = manager(args, progress).delete(args.name, force=args.force, break_lock=args.break_lock)
+    left = manager(args, progress).delete(args.name, force=args.force, timeout_minutes=args.timeout or 30,
+                                          break_lock=args.break_lock, stall_seconds=args.stall_after)
     message = f"cluster {args.name} deleted" + "".join(f"\n  left behind: {item}" for item in left)
     progress.result({"name": args.name, "deleted": True, "left": left}, message)
     return ExitStatus.OK
@@ -157,7 +160,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--wait", action=argparse.BooleanOptionalAction, default=True,
                    help="wait for the stack and run the configuration steps (default); "
                         "--no-wait returns once the stack is being created")
-    p.add_argument("--timeout", type=int, metavar="MINUTES", help="stack timeout (default: the spec's timeout)")
+    stack_options(p)
+    parallel_option(p)
     p.add_argument("--job", metavar="JOBFILE",
                    help="after launching, run the job described in this YAML file and wait for it; "
                         "exit with its status")
@@ -210,7 +214,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("counts", metavar="GROUP=COUNT", nargs="+", type=_count, help="new size of a node group")
     p.add_argument("--remove", metavar="INSTANCE", nargs="+", default=[],
                    help="instances to remove when shrinking (default: the highest-numbered ones)")
-    p.add_argument("--timeout", type=int, metavar="MINUTES", help="stack timeout (default: the spec's timeout)")
+    stack_options(p)
+    parallel_option(p)
     lock_option(p)
     cloud_options(p)
     access_options(p)
@@ -221,6 +226,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("name", metavar="NAME", help="cluster name")
     p.add_argument("--force", action="store_true",
                    help="go on deleting the record, key and trust even if the stack will not delete")
+    stack_options(p, "30")
     lock_option(p)
     cloud_options(p)
     format_option(p)

@@ -58,7 +58,7 @@ def cmd_validate(args: argparse.Namespace, progress: Progress) -> int:
                     print(problem, file=sys.stderr)
             continue
         spec = loaded.spec
-        instances = sum(g.count for g in spec.node_groups)
+        instances = spec.instance_count
         results.append({"file": path, "valid": True, "errors": []})
         if args.format == "text":
             print(f"{path}: valid ({spec.plugin} {spec.version}, {instances} instance(s) "

@@ -78,6 +78,26 @@ def access_options(parser: argparse.ArgumentParser) -> None:
                              "(default: $HEATDEPLOY_PROXY_COMMAND), e.g. 'ssh -W {host}:{port} bastion'")
 
 
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return int(value)
+
+
+def stack_options(parser: argparse.ArgumentParser, timeout_default: str = "the spec's timeout") -> None:
+    """``--timeout`` and ``--stall-after``: how long to wait for Heat, and when to say it seems stuck."""
+    parser.add_argument("--timeout", type=_positive, metavar="MINUTES",
+                        help=f"stack timeout (default: {timeout_default})")
+    parser.add_argument("--stall-after", type=_positive, metavar="SECONDS",
+                        help="warn when Heat shows no new event for this long; the wait goes on "
+                             "(default: 300 plus one per instance)")
+
+
+def parallel_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-parallel", type=_positive, metavar="N", default=32,
+                        help="configure at most N instances at once: SSH connections and threads (default: 32)")
+
+
 def lock_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--break-lock", action="store_true",
                         help="take the cluster's lock even though another operation holds it: only when that "
@@ -102,4 +122,5 @@ def options(args: argparse.Namespace) -> Options:
                    trust_days=getattr(args, "trust_days", None) or Options.trust_days,
                    use_floating_ip=not getattr(args, "no_floating_ip", False),
                    proxy_command=getattr(args, "proxy_command", None) or os.environ.get("HEATDEPLOY_PROXY_COMMAND"),
-                   break_lock=getattr(args, "break_lock", False))
+                   break_lock=getattr(args, "break_lock", False), stall_after=getattr(args, "stall_after", None),
+                   max_parallel=getattr(args, "max_parallel", Options.max_parallel))

@@ -78,7 +78,7 @@ def _describe(event: Event) -> str | None:
         return f"  ! {event.step} failed on {event.message}" + (f"\n{tail}" if tail else "")
     if event.kind == "step_skipped":
         return f"--> {event.step}: skipped ({event.message})"
-    if event.kind == "warning":
+    if event.kind in ("warning", "stack_stalled"):
         return f"warning: {event.message}"
     return None
 

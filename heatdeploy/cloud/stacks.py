@@ -67,19 +67,21 @@ class _HeatCalls:
     error naming Heat's own endpoint is Heat's (a Heat engine that is down).
     """
 
-    def __init__(self, target: Any, endpoint: Callable[[], str | None], deadline: float = math.inf) -> None:
-        self._target, self._endpoint, self._deadline = target, endpoint, deadline
+    def __init__(self, target: Any, endpoint: Callable[[], str | None], deadline: float = math.inf,
+                 before_call: Callable[[], None] = lambda: None) -> None:
+        self._target, self._endpoint, self._deadline, self._before_call = target, endpoint, deadline, before_call
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._target, name)
         if name in ("stacks", "events", "resources"):
-            return _HeatCalls(attr, self._endpoint, self._deadline)
+            return _HeatCalls(attr, self._endpoint, self._deadline, self._before_call)
         if not callable(attr):
             return attr
 
         def call(*args: Any, **kwargs: Any) -> Any:
             if time.monotonic() > self._deadline:
                 raise TimeoutError
+            self._before_call()
             try:
                 return attr(*args, **kwargs)
             except ks_exc.ConnectionError as exc:
@@ -100,6 +102,39 @@ class _Lines:
         for line in text.splitlines():
             if line.strip():
                 self._sink(line.strip())
+
+
+@dataclass(frozen=True)
+class Stall:
+    """A stack operation Heat has shown nothing new of for a while."""
+
+    stack: str
+    action: str
+    silent_for: float
+    """Seconds since the last event (or since the wait began)."""
+    last_event: str
+    """Heat's last event line, ``""`` if none came during the wait."""
+    time_left: float
+    """Seconds until the wait gives up."""
+
+
+class _StallWatch:
+    """Notices when no event has come for ``after`` seconds; says so once per silence."""
+
+    def __init__(self, stack: str, action: str, after: float, deadline: float,
+                 on_stall: Callable[[Stall], None]) -> None:
+        self._stack, self._action, self._after, self._deadline = stack, action, after, deadline
+        self._on_stall = on_stall
+        self._since, self._last, self._told = time.monotonic(), "", False
+
+    def event(self, line: str) -> None:
+        self._since, self._last, self._told = time.monotonic(), line, False
+
+    def check(self) -> None:
+        now = time.monotonic()
+        if not self._told and now - self._since >= self._after:
+            self._told = True
+            self._on_stall(Stall(self._stack, self._action, now - self._since, self._last, self._deadline - now))
 
 
 class Stacks:
@@ -168,12 +203,23 @@ class Stacks:
         return getattr(events[0], "id", None) if events else None
 
     def wait(self, name: str, action: str, marker: str | None, timeout: float,
-             on_event: Callable[[str], None] = lambda line: None) -> str:
-        """Stream events until ``action`` completes or fails; raise :class:`StackError` on failure."""
-        client = _HeatCalls(self._client, self._heat_endpoint, time.monotonic() + timeout)
+             on_event: Callable[[str], None] = lambda line: None, *, stall_after: float = math.inf,
+             on_stall: Callable[[Stall], None] = lambda stall: None) -> str:
+        """Stream events until ``action`` completes or fails; raise :class:`StackError` on failure.
+
+        When no event comes for ``stall_after`` seconds, ``on_stall`` hears of
+        it once (again after each later event): the wait itself goes on.
+        """
+        deadline = time.monotonic() + timeout
+        watch = _StallWatch(name, action, stall_after, deadline, on_stall)
+
+        def event(line: str) -> None:
+            watch.event(line)
+            on_event(line)
+        client = _HeatCalls(self._client, self._heat_endpoint, deadline, watch.check)
         try:
             status, _ = event_utils.poll_for_events(client, name, action=action, poll_period=self.poll_period,
-                                                    marker=marker, out=_Lines(on_event), nested_depth=NESTED_DEPTH)
+                                                    marker=marker, out=_Lines(event), nested_depth=NESTED_DEPTH)
         except TimeoutError:
             raise StackError(f"stack {name} did not finish {action} within {timeout:.0f} s") from None
         except (heat_exc.HTTPNotFound, heat_exc.CommandError):

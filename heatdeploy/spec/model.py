@@ -116,6 +116,11 @@ class ClusterSpec:
         """Node groups whose instances run ``process``."""
         return (g for g in self.node_groups if process in g.processes)
 
+    @property
+    def instance_count(self) -> int:
+        """How many instances the cluster has."""
+        return sum(g.count for g in self.node_groups)
+
     def count_of(self, process: str) -> int:
         """How many instances run ``process``."""
         return sum(g.count for g in self.groups_running(process))

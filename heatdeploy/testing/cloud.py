@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import itertools
+import math
 import threading
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
@@ -34,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from heatdeploy.cloud.auth import AuthError, Trust
 from heatdeploy.cloud.records import ClusterRecord
-from heatdeploy.cloud.stacks import HotLoader, StackError, StackInfo
+from heatdeploy.cloud.stacks import HotLoader, StackError, StackInfo, Stall
 from heatdeploy.plugin.instance import Instance
 from heatdeploy.plugin.jobs import JobRecord
 from heatdeploy.plugin.remote import Remote
@@ -124,8 +125,9 @@ class FakeStacks:
         return str(len(self.events)) if self.events else None
 
     def wait(self, name: str, action: str, marker: str | None, timeout: float,
-             on_event: Callable[[str], None] = lambda line: None) -> str:
-        """Finish the action in progress: members follow the template, or ``fail_next`` fails it."""
+             on_event: Callable[[str], None] = lambda line: None, *, stall_after: float = math.inf,
+             on_stall: Callable[[Stall], None] = lambda stall: None) -> str:
+        """Finish the action in progress: members follow the template, or ``fail_next`` fails it (it never stalls)."""
         stack = self.stacks.get(name)
         if stack is None:
             if action == "DELETE":

@@ -39,9 +39,11 @@ from heatdeploy import (
     plugins_from,
 )
 from heatdeploy.cli.main import main
+from heatdeploy.cli.output import Progress
 from heatdeploy.cloud.auth import AuthError
 from heatdeploy.cloud.locks import ClusterBusy, ClusterLock, LockInfo, this_holder
-from heatdeploy.cloud.stacks import StackError
+from heatdeploy.cloud.stacks import StackError, Stall, _StallWatch
+from heatdeploy.cluster import stall_after
 from heatdeploy.errors import CloudError
 from heatdeploy.events import Event
 from heatdeploy.jobs.manager import JobError, run_transient
@@ -578,3 +580,36 @@ class CommandLineTest(OnFakeCloud):
         status, events = self.heatdeploy("scale", "nope", "worker=1")
         self.assertEqual(status, 1)
         self.assertEqual(events[-1], {"event": "error", "exit_status": 1, "message": "no cluster named nope"})
+
+
+class StallWatchTest(unittest.TestCase):
+    """When Heat is silent: said once per silence, with the last event, and the CLI words for it."""
+
+    def test_said_once_per_silence_and_again_after_a_new_event(self) -> None:
+        stalls: list[Stall] = []
+        watch = _StallWatch("demo", "UPDATE", 0.0, time.monotonic() + 600, stalls.append)
+        watch.check()
+        watch.check()
+        watch.event("demo UPDATE_IN_PROGRESS")
+        watch.check()
+        self.assertEqual([(s.stack, s.action, s.last_event) for s in stalls],
+                         [("demo", "UPDATE", ""), ("demo", "UPDATE", "demo UPDATE_IN_PROGRESS")])
+        self.assertGreater(stalls[0].time_left, 590)
+
+    def test_not_before_the_while(self) -> None:
+        stalls: list[Stall] = []
+        watch = _StallWatch("demo", "CREATE", 60.0, time.monotonic() + 600, stalls.append)
+        watch.check()
+        self.assertEqual(stalls, [])
+
+    def test_the_default_grows_with_the_cluster(self) -> None:
+        self.assertEqual(stall_after(Options(), 0), 300)
+        self.assertEqual(stall_after(Options(), 200), 500)
+        self.assertEqual(stall_after(Options(stall_after=5), 200), 5)
+
+    def test_the_command_line_shows_it_as_a_warning_and_json_as_its_own_event(self) -> None:
+        text, data = io.StringIO(), io.StringIO()
+        Progress("text", out=io.StringIO(), err=text)(Event("stack_stalled", message="stack demo (CREATE): ..."))
+        Progress("json", out=data)(Event("stack_stalled", message="stack demo (CREATE): ..."))
+        self.assertEqual(text.getvalue(), "warning: stack demo (CREATE): ...\n")
+        self.assertEqual(json.loads(data.getvalue()), {"event": "stack_stalled", "message": "stack demo (CREATE): ..."})
