@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 from heatdeploy.plugin.framework import Framework
 from heatdeploy.plugin.instance import Instance
 from heatdeploy.plugin.remote import Remote
 from heatdeploy.spec.model import ClusterSpec, NodeGroup
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -25,6 +27,7 @@ class ClusterContext:
     framework: Framework
     instances: list[Instance]
     connect: Callable[[Instance], Remote]
+    _memo: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def remote(self, instance: Instance) -> Remote:
         """The connection to ``instance`` (persistent for the whole operation)."""
@@ -32,7 +35,20 @@ class ClusterContext:
 
     def running(self, process: str) -> list[Instance]:
         """The instances running ``process``, by group and index."""
-        return [i for i in self.instances if i.runs(process)]
+        return list(self.memo(("running", process), lambda: [i for i in self.instances if i.runs(process)]))
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, once per context and ``key``: what every instance's step would work out alike.
+
+        A step runs on each instance, so anything it derives from the whole
+        cluster (a hosts file, a members list) costs O(N) per instance and
+        O(N²) per step unless it is worked out once. Don't mutate what it returns.
+        """
+        try:
+            return cast(T, self._memo[key])
+        except KeyError:
+            value = self._memo[key] = compute()  # two threads may both compute it: the same value
+            return value
 
     def group(self, instance: Instance) -> NodeGroup:
         """The node group ``instance`` belongs to."""

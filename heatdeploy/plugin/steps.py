@@ -129,8 +129,10 @@ class StepContext(ClusterContext):
 
     def running(self, process: str, *, include_leaving: bool = False) -> list[Instance]:
         """Instances running ``process``, without those being removed unless asked."""
-        leaving = {i.name for i in self.leaving}
-        return [i for i in self.instances if i.runs(process) and (include_leaving or i.name not in leaving)]
+        def compute() -> list[Instance]:
+            leaving = {i.name for i in self.leaving}
+            return [i for i in self.instances if i.runs(process) and (include_leaving or i.name not in leaving)]
+        return list(self.memo(("running", process, include_leaving), compute))
 
     def wait_until(self, what: str, probe: Callable[[], bool], timeout: float, interval: float = 0.5) -> None:
         """Poll ``probe`` until it returns true; raise :class:`DeadlineExceeded` after ``timeout``.

@@ -261,7 +261,12 @@ def _collect(channel: paramiko.Channel, deadline: float) -> tuple[int, bytes, by
             if remaining <= 0:
                 channel.close()
                 raise TimeoutError
-            select.select([channel], [], [], min(remaining, 0.5))
+            if channel.eof_received:
+                # Both streams are done and the channel's pipe stays readable from now on: select would
+                # return at once, again and again, until the exit status comes. Wait for that instead.
+                channel.status_event.wait(min(remaining, 0.5))
+            else:
+                select.select([channel], [], [], min(remaining, 0.5))
     status = channel.recv_exit_status()
     channel.close()
     return status, bytes(out), bytes(err)

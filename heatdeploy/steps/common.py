@@ -140,8 +140,10 @@ def _missing(requirements: ImageRequirements, output: str) -> list[str]:
 
 
 def hosts_file(ctx: StepContext) -> str:
-    lines = [f"{i.fixed_ip} {i.name}" for i in ctx.instances]
-    return f"127.0.0.1 localhost\n{HOSTS_MARK}\n" + "\n".join(lines) + "\n"
+    def compute() -> str:
+        lines = [f"{i.fixed_ip} {i.name}" for i in ctx.instances]
+        return f"127.0.0.1 localhost\n{HOSTS_MARK}\n" + "\n".join(lines) + "\n"
+    return ctx.memo("hosts_file", compute)
 
 
 def hosts(ctx: StepContext, remote: Remote) -> None:

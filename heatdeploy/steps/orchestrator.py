@@ -10,6 +10,7 @@ reported with every instance that failed.
 from __future__ import annotations
 
 import concurrent.futures as futures
+import queue
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -106,6 +107,9 @@ class _Run:
     failures: list[Event] = field(default_factory=list)
     running: dict[futures.Future[None], tuple[Step, Instance]] = field(default_factory=dict)
     tallies: dict[str, _Tally] = field(default_factory=dict)
+    completed: queue.SimpleQueue[futures.Future[None]] = field(default_factory=queue.SimpleQueue)
+    """Futures as they finish: taking them from here costs the same whatever the cluster's size
+    (``futures.wait`` on every running future would cost O(N) per completion, O(N²) per step)."""
 
 
 class Orchestrator:
@@ -132,10 +136,9 @@ class Orchestrator:
                     if run.remaining and not run.failures:
                         continue  # newly finished skipped steps may have made others ready
                     break
-                done, _ = futures.wait(run.running, return_when=futures.FIRST_COMPLETED)
-                for future in done:
-                    step, instance = run.running.pop(future)
-                    self._settle(future, step, instance, run.tallies[step.name], run.finished, run.failures)
+                future = run.completed.get()
+                step, instance = run.running.pop(future)
+                self._settle(future, step, instance, run.tallies[step.name], run.finished, run.failures)
         except BaseException:
             # Ctrl-C or TERM: start nothing more, and do not wait for the actions under way;
             # the caller then closes their connections, which ends them.
@@ -158,7 +161,9 @@ class Orchestrator:
             emit(Event("step_started", step.name, total=len(targets), message=step.description))
             run.tallies[step.name] = _Tally(len(targets))
             for instance in targets:
-                run.running[pool.submit(self._run_one, step, instance)] = (step, instance)
+                future = pool.submit(self._run_one, step, instance)
+                run.running[future] = (step, instance)
+                future.add_done_callback(run.completed.put)
 
     def _settle(self, future: futures.Future[None], step: Step, instance: Instance, tally: _Tally,
                 finished: set[str], failures: list[Event]) -> None:
