@@ -47,3 +47,24 @@ def test_a_stack_heat_shows_nothing_new_of_is_reported_within_the_configured_whi
     finally:
         manager.delete("ft-stall", force=True, break_lock=True)
     assert not [s for s in heat_for(local_cloud.session("demo", "demo")).stacks.list() if s.stack_name == "ft-stall"]
+
+
+@pytest.mark.slow
+def test_a_hundred_instance_cluster_is_launched_configured_and_deleted(local_cloud: LocalCloud,
+                                                                      tmp_path: Path) -> None:
+    plugins, loaded = bare_cluster("ft-hundred", 100)
+    events: list[Event] = []
+    manager = ClusterManager(local_cloud.session("demo", "demo"), plugins, on_event=events.append, key_dir=tmp_path)
+    try:
+        summary = manager.launch(loaded, Options(max_parallel=16))
+        assert summary.state == "active" and len(summary.instances) == 100
+        hosts = [e for e in events if e.kind == "step_done" and e.step == "hosts"]
+        assert [(e.done, e.total) for e in hosts] == [(100, 100)], hosts
+        with manager.connect("ft-hundred") as connections:
+            listed = connections.remote("ft-hundred-node-99").run(["cat", "/etc/hosts"]).stdout
+        assert {f"ft-hundred-node-{n}" for n in range(100)} <= set(listed.split())
+        assert not [e for e in events if e.kind == "stack_stalled"]
+    finally:
+        manager.delete("ft-hundred", force=True, break_lock=True)
+    assert not [s for s in heat_for(local_cloud.session("demo", "demo")).stacks.list()
+                if s.stack_name == "ft-hundred"]
