@@ -69,6 +69,10 @@ class Options:
     (the wait goes on until the timeout); ``None``: :func:`stall_after`'s default for the cluster's size."""
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{max(seconds, 0):.0f} s"
+
+
 def stall_after(options: Options, instances: int) -> float:
     """When to report a silent stack: ``options.stall_after``, else 5 minutes plus a second per instance.
 
@@ -383,7 +387,7 @@ class ClusterManager:
                   f"or stop it and delete the cluster (`heatdeploy delete {stall.stack}`)")
         self.emit(Event("stack_stalled", message=(
             f"stack {stall.stack} ({stall.action}): nothing new from Heat for {stall.silent_for:.0f} s{last}. "
-            f"Heat may be stuck: wait (this operation gives up in {stall.time_left / 60:.0f} min), {remedy}")))
+            f"Heat may be stuck: wait (this operation gives up in {_duration(stall.time_left)}), {remedy}")))
 
     # -- steps ------------------------------------------------------------------------------------------------
 
@@ -703,9 +707,9 @@ class ClusterManager:
             raise ClusterError(f"no cluster named {name}")
         if stack is not None:
             self._phase(f"deleting stack {name}")
-            marker = stacks.last_event_id(name)
-            stacks.delete(stack.id)
             try:
+                marker = stacks.last_event_id(name)
+                stacks.delete(stack.id)
                 size = len(record.host_keys) if record else 0
                 self._wait_stack(stacks, name, "DELETE", marker, timeout_minutes,
                                  stall_after(Options(stall_after=stall_seconds), size))

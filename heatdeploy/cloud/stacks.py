@@ -189,6 +189,8 @@ class Stacks:
             self.client.stacks.delete(stack_id)
         except heat_exc.HTTPNotFound:
             pass
+        except heat_exc.HTTPException as exc:  # a stack stuck in an action may refuse another
+            raise StackError(f"Heat refused to delete stack {stack_id}: {exc}") from None
 
     @staticmethod
     def _fields(rendered: Rendered, parameters: dict[str, str], timeout_minutes: int) -> dict[str, Any]:

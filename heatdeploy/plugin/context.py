@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
@@ -28,6 +29,7 @@ class ClusterContext:
     instances: list[Instance]
     connect: Callable[[Instance], Remote]
     _memo: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _memo_lock: threading.RLock = field(default_factory=threading.RLock, init=False, repr=False, compare=False)
 
     def remote(self, instance: Instance) -> Remote:
         """The connection to ``instance`` (persistent for the whole operation)."""
@@ -43,12 +45,20 @@ class ClusterContext:
         A step runs on each instance, so anything it derives from the whole
         cluster (a hosts file, a members list) costs O(N) per instance and
         O(N²) per step unless it is worked out once. Don't mutate what it returns.
+        A context lives for one operation: what it memoises does not follow
+        later changes to ``instances``.
         """
         try:
             return cast(T, self._memo[key])
         except KeyError:
-            value = self._memo[key] = compute()  # two threads may both compute it: the same value
-            return value
+            pass
+        # Every instance's thread asks at once when a step starts: one computes, the others wait for it,
+        # so a value that differs between calls (a token) is the same for all of them. The lock is
+        # reentrant because a computation may use memo itself (running() does).
+        with self._memo_lock:
+            if key not in self._memo:
+                self._memo[key] = compute()
+            return cast(T, self._memo[key])
 
     def group(self, instance: Instance) -> NodeGroup:
         """The node group ``instance`` belongs to."""

@@ -91,7 +91,12 @@ class DriverJobEngine:
         raise NotImplementedError(f"{type(self).__name__}.command")
 
     def driver(self, ctx: JobContext) -> Instance:
-        return ctx.running(self.driver_process)[0]
+        """The first running instance of :attr:`driver_process`."""
+        running = ctx.running(self.driver_process)
+        if not running:
+            raise LookupError(f"{type(self).__name__}: no instance of cluster {ctx.spec.name} runs "
+                              f"{self.driver_process!r}, the process its jobs' drivers run on")
+        return running[0]
 
     def start(self, ctx: JobContext, job: JobRecord, program: str, args: list[str]) -> None:
         self.process.start(ctx.remote(self.driver(ctx)), job, self.command(ctx, job, program, args))

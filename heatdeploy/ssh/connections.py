@@ -247,26 +247,38 @@ class _ChannelHTTPConnection(http.client.HTTPConnection):
         self.sock = None
 
 
+# OpenSSH sends a command's exit status when the process exits, which can be before the last of its
+# output and the EOF: they get this long to follow. Not forever: a background process the command left
+# holding its output would keep the EOF from ever coming.
+TRAILING_OUTPUT_SECONDS = 1.0
+
+
 def _collect(channel: paramiko.Channel, deadline: float) -> tuple[int, bytes, bytes]:
     out, err = bytearray(), bytearray()
+    settle_by: float | None = None
     while True:
         if channel.recv_ready():
             out += channel.recv(65536)
-        elif channel.recv_stderr_ready():
+            continue
+        if channel.recv_stderr_ready():
             err += channel.recv_stderr(65536)
-        elif channel.exit_status_ready():
-            break
+            continue
+        done = channel.eof_received or channel.closed
+        if channel.exit_status_ready():
+            settle_by = settle_by or time.monotonic() + TRAILING_OUTPUT_SECONDS
+            if done or time.monotonic() >= settle_by:
+                break
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            channel.close()
+            raise TimeoutError
+        wait = min(remaining, 0.5, max(settle_by - time.monotonic(), 0.0) if settle_by else 0.5)
+        if done:
+            # Both streams are done and the channel's pipe stays readable from now on: select would
+            # return at once, again and again, until the exit status comes. Wait for that instead.
+            channel.status_event.wait(wait)
         else:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                channel.close()
-                raise TimeoutError
-            if channel.eof_received:
-                # Both streams are done and the channel's pipe stays readable from now on: select would
-                # return at once, again and again, until the exit status comes. Wait for that instead.
-                channel.status_event.wait(min(remaining, 0.5))
-            else:
-                select.select([channel], [], [], min(remaining, 0.5))
+            select.select([channel], [], [], wait)
     status = channel.recv_exit_status()
     channel.close()
     return status, bytes(out), bytes(err)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from heatdeploy.local import lifecycle, network, processes, volumes
 from heatdeploy.local.state import State, load_secrets
+from heatdeploy.pytest_plugin import REUSE
 from heatdeploy.ssh import keys
 from tests.functional.cloudtools import LocalCloud
 
@@ -21,6 +23,8 @@ def local_cloud(heatdeploy_local_cloud: Path) -> Iterator[LocalCloud]:
     root = heatdeploy_local_cloud
     recorded = list(State.load(root).pids.values())
     yield LocalCloud(root=root, state=State.load(root), passwords=load_secrets(root))
+    if os.environ.get(REUSE):
+        return  # a cloud the developer started stays up, as heatdeploy_local_cloud promises
     lifecycle.down(root, log=lambda line: None)
     left = [pid for pid in recorded if processes.alive(pid)]
     left += processes.pids_mentioning(f"{root}/")

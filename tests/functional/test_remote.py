@@ -150,3 +150,19 @@ def test_http_reads_a_body_that_arrives_after_the_headers(cluster: tuple[Cluster
                     raise
                 node.run(["sleep", "0.1"])
         assert answer == (200, b"0123456789")
+
+
+def test_output_is_complete_and_a_background_process_holding_it_does_not_hang(
+        cluster: tuple[ClusterSpec, Connections]) -> None:
+    _, connections = cluster
+    remote = connections.remote("ft-remote-node-0")
+    expected = "".join(f"{n}\n" for n in range(1, 200001))
+    for _ in range(10):  # the exit status may come before the last of the output
+        result = remote.run(["sh", "-c", "seq 1 200000; echo done >&2"])
+        assert (len(result.stdout), result.stderr) == (len(expected), "done\n")
+    assert result.stdout == expected
+    # A process left in the background keeps the output open (no EOF ever comes before it ends):
+    # the command's status and output come back once the trailing-output grace is over.
+    result = remote.run(["sh", "-c", "sleep 30 & echo $!"], timeout=10)
+    assert result.status == 0 and result.stdout.strip().isdigit(), result
+    remote.run(["kill", result.stdout.strip()])

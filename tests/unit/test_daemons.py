@@ -256,6 +256,11 @@ class EnvFileTest(unittest.TestCase):
         self.assertEqual(shown.split("\0")[:4], ["/opt/x", hostile, "7", "1"])
 
 
+    def test_names_are_checked_not_quoted(self) -> None:
+        with self.assertRaisesRegex(ValueError, "not shell variable names: 'A;rm -rf /'"):
+            env_file({"A;rm -rf /": "x"})
+
+
 class ShellJobs(DriverJobEngine):
     types = ("shell",)
     driver_process = "master"
@@ -281,6 +286,12 @@ class DriverJobEngineTest(unittest.TestCase):
         self.engine.cancel(self.ctx, self.job)
         self.assertEqual(self.engine.status(self.ctx, self.job), ("KILLED", "cancelled"))
         self.assertTrue(self.job.engine["cancelled"])
+
+    def test_an_engine_naming_a_process_nobody_runs_says_so(self) -> None:
+        engine = ShellJobs()
+        engine.driver_process = "jobmanager"
+        with self.assertRaisesRegex(LookupError, "ShellJobs: no instance of cluster demo runs 'jobmanager'"):
+            engine.driver(self.ctx)
 
     def test_an_engine_without_a_command_says_so(self) -> None:
         with self.assertRaisesRegex(NotImplementedError, "DriverJobEngine.command"):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import concurrent.futures as futures
+import secrets
 import signal
 import threading
+import time
 import unittest
 from collections.abc import Callable
 
@@ -316,3 +319,18 @@ class RecordingRemoteTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class MemoTest(unittest.TestCase):
+    def test_computed_once_however_many_threads_ask_and_nested_use_works(self) -> None:
+        ctx = make_cluster(SPARK_SPEC, SPARK)
+        calls: list[int] = []
+
+        def token() -> str:
+            calls.append(1)
+            time.sleep(0.01)
+            return secrets.token_hex(4) + str(len(ctx.running("worker")))  # memo inside memo
+
+        with futures.ThreadPoolExecutor(8) as pool:
+            values = set(pool.map(lambda _: ctx.memo("token", token), range(16)))
+        self.assertEqual((len(values), len(calls)), (1, 1))
