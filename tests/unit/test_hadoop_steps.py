@@ -6,20 +6,25 @@ ResourceManager are acted by canned HTTP replies.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
+import re
 import unittest
 import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
 from typing import Any
 
 from heatdeploy.plugin.instance import Instance
 from heatdeploy.plugin.remote import RemoteError
 from heatdeploy.plugins.hadoop import HADOOP
-from heatdeploy.plugins.hadoop.steps import CLUSTER_INFO, DAEMON, NAMENODE_INFO, site_xml
+from heatdeploy.plugins.hadoop.steps import CLUSTER_INFO, CLUSTER_NODES, DAEMON, HISTORY_INFO, NAMENODE_INFO, site_xml
+from heatdeploy.spec.problems import SpecError
 from heatdeploy.steps.common import IMAGE_SCRIPT
 from heatdeploy.steps.health import run_checks
 from heatdeploy.steps.orchestrator import StepsFailed
-from heatdeploy.testing import RecordingContext, Responses, make_cluster, run_operation
+from heatdeploy.testing import RecordingContext, Responses, make_cluster, parse_test_spec, run_operation
 from tests.unit.helpers import HADOOP_SPEC, actions, named, prepared
 
 SPEC = HADOOP_SPEC.replace("[namenode, resourcemanager]",
@@ -32,6 +37,8 @@ VERSION = f"{STATE}/hdfs/namenode/current/VERSION"
 LISTS = [f"{CONF}/datanodes.include", f"{CONF}/datanodes.exclude", f"{CONF}/nodemanagers.include",
          f"{CONF}/nodemanagers.exclude"]
 REFRESH = [("run", [HDFS, "dfsadmin", "-refreshNodes"]), ("run", [YARN, "rmadmin", "-refreshNodes"])]
+# Decommissioning: YARN lets the leaving NodeManagers' containers finish (up to an hour), heatdeploy waits.
+GRACEFUL = [REFRESH[0], ("run", [YARN, "rmadmin", "-refreshNodes", "-g", "3600", "-client"])]
 POLL = ("http", "GET", 9870, NAMENODE_INFO)
 IMAGE_CHECK = ["sh", "-c", IMAGE_SCRIPT, "sh", "command", "bash", "path", HDFS, "path", "/opt/hadoop/bin/mapred",
                "path", YARN, "java", "java"]
@@ -55,8 +62,35 @@ def in_service(count: int) -> dict[str, str]:
     return {ip: "In Service" for ip in list(WORKERS.values())[:count]}
 
 
-def reporting(states: dict[str, str], **http: Any) -> Responses:
-    return Responses(http={(9870, NAMENODE_INFO): namenode_info(states), **http})
+DATA = Path(__file__).parent / "data" / "hadoop"
+NODES_POLL = ("http", "GET", 8088, CLUSTER_NODES)
+HISTORY_POLL = ("http", "GET", 19888, HISTORY_INFO)
+
+
+def captured(name: str) -> Any:
+    return json.loads((DATA / name).read_text())
+
+
+def yarn_nodes(states: dict[str, str]) -> dict[str, Any]:
+    """The ResourceManager's nodes reply with NodeManagers at these IPs in these states."""
+    template = captured("nodes-running.json")["nodes"]["node"][0]
+    nodes = []
+    for ip, state in states.items():
+        node = copy.deepcopy(template)
+        node.update(id=f"{ip}:8041", nodeHostName=ip, nodeHTTPAddress=f"{ip}:8042", state=state)
+        nodes.append(node)
+    return {"nodes": {"node": nodes} if nodes else None}
+
+
+YARN_STATES = {"Decommissioned": "DECOMMISSIONED", "Decommission In Progress": "DECOMMISSIONING"}
+
+
+def reporting(states: dict[str, str], http: dict[tuple[int, str], Any] | None = None) -> Responses:
+    """A NameNode with DataNodes in these states, a ResourceManager with the same hosts' NodeManagers in the
+    matching states (running when in service), and a history server; ``http`` replaces any of them."""
+    nodes = {ip: YARN_STATES.get(state, "RUNNING") for ip, state in states.items()}
+    return Responses(http={(9870, NAMENODE_INFO): namenode_info(states), (8088, CLUSTER_NODES): yarn_nodes(nodes),
+                           (19888, HISTORY_INFO): captured("history-info.json"), **(http or {})})
 
 
 
@@ -101,7 +135,9 @@ class LaunchTest(unittest.TestCase):
             daemon("start", "yarn", "resourcemanager"),
             POLL,
             ("run", [HDFS, "dfsadmin", "-safemode", "wait"]),
+            NODES_POLL,
             daemon("start", "mapred", "historyserver"),
+            HISTORY_POLL,
         ])
 
     def test_workers(self) -> None:
@@ -123,7 +159,10 @@ class LaunchTest(unittest.TestCase):
             nodemanager = self.at(name, daemon("start", "yarn", "nodemanager"))
             assert formatted < namenode < resourcemanager < min(datanode, nodemanager)
             assert max(datanode, nodemanager) < live
-        self.assertEqual(self.entries[-1], ("run", MASTER, [DAEMON, "start", "mapred", "historyserver"]))
+        running = self.entries.index(("wait", "3 NodeManager(s) running on the ResourceManager"))
+        history = self.at(MASTER, daemon("start", "mapred", "historyserver"))
+        assert live < running < history
+        self.assertEqual(self.entries[-1], ("http", MASTER, "GET", 19888, HISTORY_INFO))
 
     def test_site_files(self) -> None:
         file = self.ctx.recorder.file
@@ -150,6 +189,8 @@ class LaunchTest(unittest.TestCase):
             "yarn.nodemanager.local-dirs": f"{STATE}/yarn/local",
             "yarn.nodemanager.log-dirs": f"{STATE}/logs/userlogs",
             "yarn.nodemanager.aux-services": "mapreduce_shuffle",
+            "yarn.nodemanager.vmem-check-enabled": "false",
+            "yarn.scheduler.minimum-allocation-mb": "1024",
             "yarn.nodemanager.address": "10.0.1.12:8041",
         })
         self.assertEqual(properties(file(MASTER, f"{CONF}/mapred-site.xml")), {
@@ -158,6 +199,9 @@ class LaunchTest(unittest.TestCase):
             "yarn.app.mapreduce.am.job.client.port-range": "50100-50199",
             "yarn.app.mapreduce.am.webapp.port-range": "50100-50199",
             "yarn.app.mapreduce.am.env": "HADOOP_MAPRED_HOME=/opt/hadoop",
+            "yarn.app.mapreduce.am.resource.mb": "1024",
+            "mapreduce.map.memory.mb": "1024",
+            "mapreduce.reduce.memory.mb": "1024",
             "mapreduce.map.env": "HADOOP_MAPRED_HOME=/opt/hadoop",
             "mapreduce.reduce.env": "HADOOP_MAPRED_HOME=/opt/hadoop",
             "mapreduce.jobhistory.address": "10.0.0.10:10020",
@@ -191,7 +235,7 @@ class LaunchVariantsTest(unittest.TestCase):
                 raise RemoteError(instance.name, "connection refused")
             return namenode_info(in_service(n))  # one more DataNode per poll
 
-        ctx = make_cluster(SPEC, HADOOP, responses=Responses(http={(9870, NAMENODE_INFO): slow}))
+        ctx = make_cluster(SPEC, HADOOP, responses=reporting(in_service(3), {(9870, NAMENODE_INFO): slow}))
         run_operation(HADOOP, "launch", ctx)
         self.assertEqual(actions(ctx, MASTER).count(POLL), 4)
 
@@ -243,7 +287,7 @@ class ScaleUpTest(unittest.TestCase):
             daemon("start", "hdfs", "datanode"), daemon("start", "yarn", "nodemanager")])
         self.assertEqual(actions(ctx, MASTER), [
             *named(MASTER), *[("write", path, 0o644) for path in LISTS], *REFRESH,
-            POLL, ("run", [HDFS, "dfsadmin", "-safemode", "wait"])])
+            POLL, ("run", [HDFS, "dfsadmin", "-safemode", "wait"]), NODES_POLL])
         self.assertEqual(actions(ctx, "hd-worker-0"), named("hd-worker-0"))
         members = "10.0.1.10\n10.0.1.11\n10.0.1.12\n10.0.1.13\n"
         self.assertEqual(lists(ctx), [members, "", members, ""])
@@ -256,19 +300,25 @@ class DecommissionTest(unittest.TestCase):
     LEAVING = "hd-worker-3"
 
     def progress(self) -> Responses:
-        """A NameNode that takes two polls to move the leaving DataNode's blocks."""
-        polls = itertools.count()
+        """A NameNode that takes two polls to move the leaving DataNode's blocks, and a ResourceManager
+        whose leaving NodeManager finishes its container by the second poll."""
+        polls, yarn_polls = itertools.count(), itertools.count()
 
         def info(instance: Instance, method: str, port: int, path: str) -> Any:
             state = "Decommissioned" if next(polls) >= 2 else "Decommission In Progress"
             return namenode_info({**in_service(3), WORKERS[self.LEAVING]: state})
-        return Responses(http={(9870, NAMENODE_INFO): info})
+
+        def nodes(instance: Instance, method: str, port: int, path: str) -> Any:
+            state = "DECOMMISSIONED" if next(yarn_polls) >= 1 else "DECOMMISSIONING"
+            return yarn_nodes({**{ip: "RUNNING" for ip in in_service(3)}, WORKERS[self.LEAVING]: state})
+        return Responses(http={(9870, NAMENODE_INFO): info, (8088, CLUSTER_NODES): nodes})
 
     def test_exclude_refresh_wait_stop_then_include(self) -> None:
         ctx = make_cluster(workers(4), HADOOP, leaving=[self.LEAVING], responses=self.progress())
         run_operation(HADOOP, "decommission", ctx)
         written = [("write", path, 0o644) for path in LISTS]
-        self.assertEqual(actions(ctx, MASTER), [*written, *REFRESH, POLL, POLL, POLL, *written, *REFRESH])
+        self.assertEqual(actions(ctx, MASTER), [*written, *GRACEFUL, POLL, POLL, POLL, NODES_POLL, NODES_POLL,
+                                                *written, *REFRESH])
         self.assertEqual(actions(ctx, self.LEAVING), [daemon("stop", "yarn", "nodemanager"),
                                                      daemon("stop", "hdfs", "datanode")])
         self.assertEqual([a for w in WORKERS if w != self.LEAVING for a in actions(ctx, w)], [])
@@ -286,7 +336,7 @@ class DecommissionTest(unittest.TestCase):
     def test_a_dead_datanode_marked_decommissioned_is_done(self) -> None:
         info = namenode_info(in_service(3), dead={WORKERS[self.LEAVING]: True})
         ctx = make_cluster(workers(4), HADOOP, leaving=[self.LEAVING],
-                           responses=Responses(http={(9870, NAMENODE_INFO): info}))
+                           responses=reporting(in_service(3), {(9870, NAMENODE_INFO): info}))
         run_operation(HADOOP, "decommission", ctx)
         self.assertEqual(actions(ctx, MASTER).count(POLL), 1)
 
@@ -387,3 +437,109 @@ class HealthTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def release_defaults(name: str) -> set[str] | None:
+    """The property names of one of Hadoop's own ``*-default.xml``, from the client jar pyspark bundles."""
+    try:
+        import pyspark
+    except ImportError:
+        return None
+    jars = sorted((Path(pyspark.__file__).parent / "jars").glob("hadoop-client-api-*.jar"))
+    if not jars:
+        return None
+    with zipfile.ZipFile(jars[-1]) as jar:
+        text = jar.read(name).decode()
+    # Names in comments count: the release documents some keys there, commented out so that their
+    # empty defaults do not override another key's (mapreduce.map.env over mapred.child.env).
+    return set(re.findall(r"<name>\s*([^<\s]+)\s*</name>", text))
+
+
+class ReleaseKeysTest(unittest.TestCase):
+    """Every key heatdeploy writes is one the Hadoop release knows: a typo or a retired key fails here."""
+
+    def test_site_keys_exist_in_the_releases_defaults(self) -> None:
+        ctx = make_cluster(SPEC, HADOOP, responses=reporting(in_service(3)))
+        run_operation(HADOOP, "launch", ctx)
+        for site, defaults in (("core-site.xml", "core-default.xml"), ("yarn-site.xml", "yarn-default.xml"),
+                               ("mapred-site.xml", "mapred-default.xml")):
+            known = release_defaults(defaults)
+            if known is None:
+                self.skipTest("pyspark's hadoop-client-api jar is not installed (the spark-local extra)")
+            for instance in (MASTER, "hd-worker-0"):
+                written = set(properties(ctx.recorder.file(instance, f"{CONF}/{site}")))
+                with self.subTest(site=site, instance=instance):
+                    self.assertEqual(sorted(written - known), [])
+
+
+class YarnTest(unittest.TestCase):
+    def test_a_nodemanager_that_never_registers_fails_the_launch_before_the_history_server(self) -> None:
+        missing = yarn_nodes({ip: "RUNNING" for ip in list(in_service(2))})
+        ctx = make_cluster(SPEC, HADOOP, responses=reporting(in_service(3), {(8088, CLUSTER_NODES): missing}))
+        with self.assertRaises(StepsFailed) as caught:
+            run_operation(HADOOP, "launch", ctx)
+        [failure] = caught.exception.failures
+        self.assertEqual((failure.step, failure.instance), ("hadoop-wait-nodemanagers", MASTER))
+        self.assertIn("3 NodeManager(s) running on the ResourceManager: not true", failure.message)
+        self.assertNotIn([DAEMON, "start", "mapred", "historyserver"], ctx.recorder.commands(MASTER))
+
+    def test_no_nodemanager_at_all_is_waited_for_not_misread(self) -> None:
+        ctx = make_cluster(SPEC, HADOOP, responses=reporting(in_service(3), {(8088, CLUSTER_NODES):
+                                                                             captured("nodes-none.json")}))
+        with self.assertRaisesRegex(StepsFailed, "hadoop-wait-nodemanagers"):
+            run_operation(HADOOP, "launch", ctx)
+
+    def test_a_stuck_yarn_decommission_stops_nothing(self) -> None:
+        leaving = "hd-worker-3"
+        stuck = yarn_nodes({**{ip: "RUNNING" for ip in in_service(3)}, WORKERS[leaving]: "DECOMMISSIONING"})
+        ctx = make_cluster(workers(4), HADOOP, leaving=[leaving],
+                           responses=reporting({**in_service(3), WORKERS[leaving]: "Decommissioned"},
+                                               {(8088, CLUSTER_NODES): stuck}))
+        with self.assertRaisesRegex(StepsFailed, "hadoop-wait-yarn-decommissioned.*1 NodeManager.s. decommissioned"):
+            run_operation(HADOOP, "decommission", ctx)
+        self.assertEqual(ctx.recorder.commands(leaving), [])
+
+    def test_health_names_lost_unhealthy_and_unregistered_nodemanagers(self) -> None:
+        def health(reply: Any) -> tuple[str, str]:
+            ctx = make_cluster(SPEC, HADOOP, responses=Responses(http={(8088, CLUSTER_NODES): reply}))
+            result = run_checks(ctx, HADOOP.health_checks()).checks["yarn-nodemanagers"]
+            return result.status, result.message
+
+        self.assertEqual(health(captured("nodes-running.json")), ("green", "3 of 3 NodeManagers running"))
+        self.assertEqual(health(captured("nodes-lost-unhealthy.json")),
+                         ("yellow", "1 of 3 NodeManagers running; lost 10.0.1.11; unhealthy 10.0.1.12"))
+        self.assertEqual(health(yarn_nodes({"10.0.1.10": "RUNNING", "10.0.1.11": "RUNNING"})),
+                         ("yellow", "2 of 3 NodeManagers running; never registered 10.0.1.12"))
+        self.assertEqual(health(captured("nodes-none.json")), ("red", "no NodeManager is running"))
+        self.assertEqual(health((503, b"")), ("red", "the ResourceManager does not answer"))
+
+
+class SizingTest(unittest.TestCase):
+    def problems(self, configs: str = "", group_configs: str = "") -> list[str]:
+        spec = SPEC.replace("network: private", f"network: private\nconfigs: {{{configs}}}") if configs else SPEC
+        spec += f"    configs: {{{group_configs}}}\n" if group_configs else ""
+        try:
+            parse_test_spec(spec, HADOOP)
+        except SpecError as exc:
+            return [f"{p.path}: {p.message}" for p in exc.problems]
+        return []
+
+    def test_the_defaults_fit_a_default_nodemanager(self) -> None:
+        self.assertEqual(self.problems(), [])
+
+    def test_hadoops_own_am_size_would_fill_a_default_nodemanager(self) -> None:
+        [problem] = self.problems("yarn.app.mapreduce.am.resource.mb: 1536")
+        self.assertEqual(problem, (
+            "configs.yarn.app.mapreduce.am.resource.mb: the ApplicationMaster (2048 MiB after rounding up to "
+            "yarn.scheduler.minimum-allocation-mb 1024) and a task (1024 MiB) need 3072 MiB on one NodeManager, and "
+            "the largest offers 2048 (yarn.nodemanager.resource.memory-mb): every job would wait forever; raise "
+            "yarn.nodemanager.resource.memory-mb or lower yarn.app.mapreduce.am.resource.mb, mapreduce.map.memory.mb "
+            "and mapreduce.reduce.memory.mb"))
+
+    def test_a_nodemanager_smaller_than_a_container_and_no_cores(self) -> None:
+        found = self.problems(group_configs="yarn.nodemanager.resource.memory-mb: 512, "
+                                            "yarn.nodemanager.resource.cpu-vcores: 0")
+        self.assertIn("node_groups[1].configs.yarn.nodemanager.resource.memory-mb: 512 MiB is less than "
+                      "yarn.scheduler.minimum-allocation-mb (1024): the NodeManager could run no container; raise it "
+                      "or lower the minimum", found)
+        self.assertIn("node_groups[1].configs.yarn.nodemanager.resource.cpu-vcores: must be at least 1, not 0", found)

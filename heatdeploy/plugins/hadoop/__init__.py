@@ -22,7 +22,16 @@ from heatdeploy import (
     hookimpl,
 )
 from heatdeploy.plugins.hadoop import steps
-from heatdeploy.plugins.hadoop.steps import REPLICATION
+from heatdeploy.plugins.hadoop.steps import (
+    AM_MEMORY,
+    CONTAINER_SIZES,
+    MAP_MEMORY,
+    MIN_ALLOCATION,
+    NODEMANAGER_MEMORY,
+    REDUCE_MEMORY,
+    REPLICATION,
+    VCORES,
+)
 
 
 class Hadoop(Framework):
@@ -38,6 +47,7 @@ class Hadoop(Framework):
         replication = self.config_value(spec, REPLICATION)
         yield from at_least(spec, "datanode", int(replication), f"{REPLICATION} is {replication}")
         yield from at_least(spec, "nodemanager", 1)
+        yield from sizing_problems(self, spec)
 
     def image_requirements(self, spec: ClusterSpec) -> ImageRequirements:
         """The launchers the steps run under ``hadoop_home`` (hdfs, mapred, yarn), bash, and Java."""
@@ -49,7 +59,8 @@ class Hadoop(Framework):
 
     def health_checks(self) -> Sequence[HealthCheck]:
         return [HealthCheck("hdfs-datanodes", datanodes_live),
-                HealthCheck("yarn-resourcemanager", resourcemanager_up)]
+                HealthCheck("yarn-resourcemanager", resourcemanager_up),
+                HealthCheck("yarn-nodemanagers", nodemanagers_running)]
 
     def endpoints(self, instances: Sequence[Instance]) -> dict[str, str]:
         found = {p: next((i for i in instances if i.runs(p)), None)
@@ -63,6 +74,41 @@ class Hadoop(Framework):
         if (history := found["historyserver"]) is not None:
             out["historyserver_ui"] = _url(history, steps.HISTORY_UI)
         return out
+
+
+def sizing_problems(framework: Framework, spec: ClusterSpec) -> Iterator[Problem]:
+    """YARN sizes that would make jobs hang or daemons refuse to start, each naming what to change.
+
+    YARN rounds every container up to a multiple of the minimum allocation,
+    so a job needs, on one NodeManager at least, room for its
+    ApplicationMaster and one task after rounding: otherwise the AM starts
+    and waits forever for a container no NodeManager can give.
+    """
+    minimum = int(framework.config_value(spec, MIN_ALLOCATION))
+    if minimum < 1:
+        yield Problem(f"configs.{MIN_ALLOCATION}", f"must be at least 1 (MiB), not {minimum}")
+        return
+    largest = 0
+    for i, group in enumerate(spec.node_groups):
+        if "nodemanager" not in group.processes:
+            continue
+        here = f"node_groups[{i}].configs"
+        memory = int(group.configs.get(NODEMANAGER_MEMORY, framework.config_value(spec, NODEMANAGER_MEMORY)))
+        cores = int(group.configs.get(VCORES, framework.config_value(spec, VCORES)))
+        if memory < minimum:
+            yield Problem(f"{here}.{NODEMANAGER_MEMORY}", f"{memory} MiB is less than {MIN_ALLOCATION} ({minimum}): "
+                          "the NodeManager could run no container; raise it or lower the minimum")
+        if cores < 1:
+            yield Problem(f"{here}.{VCORES}", f"must be at least 1, not {cores}")
+        largest = max(largest, memory)
+    rounded = {name: -(-int(framework.config_value(spec, name)) // minimum) * minimum for name in CONTAINER_SIZES}
+    task = max(rounded[MAP_MEMORY], rounded[REDUCE_MEMORY])
+    if largest and rounded[AM_MEMORY] + task > largest:
+        yield Problem(f"configs.{AM_MEMORY}", (
+            f"the ApplicationMaster ({rounded[AM_MEMORY]} MiB after rounding up to {MIN_ALLOCATION} {minimum}) and "
+            f"a task ({task} MiB) need {rounded[AM_MEMORY] + task} MiB on one NodeManager, and the largest offers "
+            f"{largest} ({NODEMANAGER_MEMORY}): every job would wait forever; raise {NODEMANAGER_MEMORY} or lower "
+            f"{AM_MEMORY}, {MAP_MEMORY} and {REDUCE_MEMORY}"))
 
 
 def _url(instance: Instance, port: int) -> str:
@@ -104,6 +150,23 @@ def resourcemanager_up(ctx: StepContext) -> Health:
     return Health("green", "the ResourceManager is started")
 
 
+def nodemanagers_running(ctx: StepContext) -> Health:
+    """Green when every NodeManager is RUNNING; yellow when some are missing, lost or unhealthy; red for none."""
+    states = steps.nodemanager_states(ctx.remote(ctx.running("resourcemanager")[0]))
+    if states is None:
+        return Health("red", "the ResourceManager does not answer")
+    expected = {i.fixed_ip for i in ctx.running("nodemanager")}
+    running = steps.running_nodemanagers(states) & expected
+    if not running:
+        return Health("red", "no NodeManager is running")
+    troubles = [f"{state.lower()} {', '.join(sorted(ip for ip in expected if states.get(ip) == state))}"
+                for state in sorted({states[ip] for ip in expected if ip in states} - {"RUNNING"})]
+    never = sorted(expected - set(states))
+    troubles += [f"never registered {', '.join(never)}"] if never else []
+    summary = f"{len(running)} of {len(expected)} NodeManagers running"
+    return Health("yellow", f"{summary}; {'; '.join(troubles)}") if troubles else Health("green", summary)
+
+
 HADOOP = Hadoop(
     name="hadoop",
     title="Hadoop",
@@ -122,10 +185,17 @@ HADOOP = Hadoop(
         ConfigOption("dfs.blocksize", str, "128m", "HDFS block size."),
         ConfigOption("namenode_heap_size", int, 1024, "NameNode heap in MiB."),
         ConfigOption("datanode_heap_size", int, 1024, "DataNode heap in MiB.", scope="node_group"),
-        ConfigOption("yarn.nodemanager.resource.memory-mb", int, 2048,
+        ConfigOption(NODEMANAGER_MEMORY, int, 2048,
                      "Memory a NodeManager offers to containers, in MiB.", scope="node_group"),
-        ConfigOption("yarn.nodemanager.resource.cpu-vcores", int, 2,
-                     "Cores a NodeManager offers to containers.", scope="node_group"),
+        ConfigOption(VCORES, int, 2, "Cores a NodeManager offers to containers.", scope="node_group"),
+        ConfigOption(MIN_ALLOCATION, int, 1024,
+                     "YARN's smallest container, in MiB; every request is rounded up to a multiple of it."),
+        ConfigOption(AM_MEMORY, int, 1024, "Memory of a MapReduce job's ApplicationMaster, in MiB (Hadoop's "
+                     "default 1536 rounds up to 2048 and fills a default NodeManager, so jobs never start)."),
+        ConfigOption(MAP_MEMORY, int, 1024, "Memory of a map task's container, in MiB."),
+        ConfigOption(REDUCE_MEMORY, int, 1024, "Memory of a reduce task's container, in MiB."),
+        ConfigOption("yarn_decommission_timeout", int, 3600,
+                     "Seconds a leaving NodeManager's running containers get to finish before YARN stops it."),
     ),
     ports={
         "namenode": (9000, 9870),

@@ -31,9 +31,16 @@ STATE_DIR = "/var/lib/heatdeploy/hadoop"
 DAEMON = "/opt/heatdeploy/hadoop/daemon"
 NAMENODE_INFO = "/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo"
 CLUSTER_INFO = "/ws/v1/cluster/info"
+CLUSTER_NODES = "/ws/v1/cluster/nodes"
+HISTORY_INFO = "/ws/v1/history/info"
 START_TIMEOUT = 300.0
 DECOMMISSION_TIMEOUT = 3600.0  # HDFS copies every block of the leaving DataNodes first
 IN_SERVICE, DECOMMISSIONED = "In Service", "Decommissioned"
+MIN_ALLOCATION = "yarn.scheduler.minimum-allocation-mb"
+NODEMANAGER_MEMORY, VCORES = "yarn.nodemanager.resource.memory-mb", "yarn.nodemanager.resource.cpu-vcores"
+AM_MEMORY, MAP_MEMORY, REDUCE_MEMORY = ("yarn.app.mapreduce.am.resource.mb", "mapreduce.map.memory.mb",
+                                        "mapreduce.reduce.memory.mb")
+CONTAINER_SIZES = (AM_MEMORY, MAP_MEMORY, REDUCE_MEMORY)
 
 # Process to (launcher in $HADOOP_HOME/bin, daemon name).
 DAEMONS = {
@@ -174,7 +181,7 @@ def hdfs_site(ctx: StepContext, instance: Instance) -> dict[str, Any]:
 
 def yarn_site(ctx: StepContext, instance: Instance) -> dict[str, Any]:
     include, exclude = host_list_paths(ctx, "nodemanagers")
-    memory, cores = "yarn.nodemanager.resource.memory-mb", "yarn.nodemanager.resource.cpu-vcores"
+    memory, cores = NODEMANAGER_MEMORY, VCORES
     return {
         "yarn.resourcemanager.hostname": required(ctx, "resourcemanager").fixed_ip,
         "yarn.resourcemanager.nodes.include-path": include,
@@ -184,6 +191,10 @@ def yarn_site(ctx: StepContext, instance: Instance) -> dict[str, Any]:
         "yarn.nodemanager.local-dirs": ",".join(data_dirs(ctx, instance, DATA_DIRS["nodemanager"])),
         "yarn.nodemanager.log-dirs": f"{STATE_DIR}/logs/userlogs",
         "yarn.nodemanager.aux-services": "mapreduce_shuffle",
+        # A JVM reserves far more virtual memory than it uses; the check kills ordinary map tasks
+        # (glibc's per-thread arenas alone pass 2.1 x the container's size). Physical memory stays checked.
+        "yarn.nodemanager.vmem-check-enabled": False,
+        MIN_ALLOCATION: ctx.config(MIN_ALLOCATION),
         "yarn.nodemanager.address": f"{instance.fixed_ip}:{NODEMANAGER_RPC}",
         "yarn.nodemanager.env-whitelist": "JAVA_HOME,HADOOP_COMMON_HOME,HADOOP_HDFS_HOME,HADOOP_CONF_DIR,"
                                           "CLASSPATH_PREPEND_DISTCACHE,HADOOP_YARN_HOME,HADOOP_HOME,PATH,"
@@ -200,6 +211,7 @@ def mapred_site(ctx: StepContext) -> dict[str, Any]:
         "yarn.app.mapreduce.am.job.client.port-range": f"{AM_PORTS.start}-{AM_PORTS.stop - 1}",
         "yarn.app.mapreduce.am.webapp.port-range": f"{AM_PORTS.start}-{AM_PORTS.stop - 1}",
         "yarn.app.mapreduce.am.env": mapred_home,
+        **{name: ctx.config(name) for name in CONTAINER_SIZES},
         "mapreduce.map.env": mapred_home,
         "mapreduce.reduce.env": mapred_home,
     }
@@ -265,12 +277,19 @@ def write_host_lists(ctx: StepContext, remote: Remote, draining: bool) -> None:
         remote.write_file(exclude, host_list(leaving))
 
 
-def refresh_nodes(ctx: StepContext, remote: Remote) -> None:
-    """Make the masters ``remote`` runs reread their include and exclude lists."""
+def refresh_nodes(ctx: StepContext, remote: Remote, graceful: bool = False) -> None:
+    """Make the masters ``remote`` runs reread their include and exclude lists.
+
+    ``graceful`` decommissions NodeManagers the YARN way: no new containers
+    on them, and the running ones (MapReduce ApplicationMasters included)
+    get up to ``yarn_decommission_timeout`` seconds to finish; a plain
+    refresh kills them at once. ``-client`` leaves the waiting to heatdeploy.
+    """
     if remote.instance.runs("namenode"):
         remote.run([launcher(ctx, "hdfs"), "dfsadmin", "-refreshNodes"])
     if remote.instance.runs("resourcemanager"):
-        remote.run([launcher(ctx, "yarn"), "rmadmin", "-refreshNodes"])
+        timeout = ["-g", str(ctx.config("yarn_decommission_timeout")), "-client"] if graceful else []
+        remote.run([launcher(ctx, "yarn"), "rmadmin", "-refreshNodes", *timeout])
 
 
 def admit_members(ctx: StepContext, remote: Remote) -> None:
@@ -282,7 +301,7 @@ def admit_members(ctx: StepContext, remote: Remote) -> None:
 def exclude_leaving(ctx: StepContext, remote: Remote) -> None:
     """Start decommissioning: the leaving workers go on the exclude lists, then refresh."""
     write_host_lists(ctx, remote, draining=True)
-    refresh_nodes(ctx, remote)
+    refresh_nodes(ctx, remote, graceful=True)
 
 
 def start(remote: Remote, process: str) -> None:
@@ -392,7 +411,62 @@ def wait_decommissioned(ctx: StepContext, remote: Remote) -> None:
     ctx.wait_until(f"{len(leaving)} DataNode(s) decommissioned", done, DECOMMISSION_TIMEOUT)
 
 
+def nodemanager_states(remote: Remote) -> dict[str, str] | None:
+    """The ResourceManager's NodeManagers as IP to state (``RUNNING``, ``LOST``, ``DECOMMISSIONED``...);
+    None while it does not answer.
+
+    A NodeManager is known by the host of its node id, which is the fixed
+    address ``yarn.nodemanager.address`` gives it.
+    """
+    try:
+        status, body = remote.http("GET", RESOURCEMANAGER_UI, CLUSTER_NODES)
+    except RemoteError:
+        return None
+    if status != 200:
+        return None
+    try:
+        nodes = (json.loads(body).get("nodes") or {}).get("node") or []  # no node at all: "nodes": null
+        return {str(node["id"]).rsplit(":", 1)[0]: str(node.get("state", "")) for node in nodes}
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return None
+
+
+def running_nodemanagers(states: Mapping[str, str] | None) -> set[str]:
+    return {ip for ip, state in (states or {}).items() if state == "RUNNING"}
+
+
+def wait_nodemanagers(ctx: StepContext, remote: Remote) -> None:
+    """Wait until every current NodeManager is RUNNING on the ResourceManager."""
+    expected = {i.fixed_ip for i in ctx.running("nodemanager")}
+    ctx.wait_until(f"{len(expected)} NodeManager(s) running on the ResourceManager",
+                   lambda: expected <= running_nodemanagers(nodemanager_states(remote)), START_TIMEOUT)
+
+
+def wait_historyserver(ctx: StepContext, remote: Remote) -> None:
+    ctx.wait_until("the MapReduce history server answers",
+                   lambda: remote.http("GET", HISTORY_UI, HISTORY_INFO)[0] == 200, START_TIMEOUT)
+
+
+def wait_nodemanagers_decommissioned(ctx: StepContext, remote: Remote) -> None:
+    """Wait until YARN has let the leaving NodeManagers' containers finish (graceful decommission)."""
+    leaving = {i.fixed_ip for i in ctx.leaving if i.runs("nodemanager")}
+
+    def done() -> bool:
+        states = nodemanager_states(remote)
+        # A NodeManager the ResourceManager does not list runs no container.
+        return states is not None and all(states.get(ip, "DECOMMISSIONED") == "DECOMMISSIONED" for ip in leaving)
+
+    # YARN forces the decommission itself at its timeout; a little longer here lets it report so.
+    ctx.wait_until(f"{len(leaving)} NodeManager(s) decommissioned", done,
+                   int(ctx.config("yarn_decommission_timeout")) + 60)
+
+
 # --- operations -----------------------------------------------------------------------------------
+
+# After the DataNodes: both masters often share an instance, and one wait after the other reads plainly.
+WAIT_NODEMANAGERS = Step("hadoop-wait-nodemanagers", wait_nodemanagers, processes=("resourcemanager",), scope="all",
+                         after=("hadoop-wait-datanodes",), description="wait until every NodeManager is running")
+
 
 def launch_steps() -> list[Step]:
     return [
@@ -408,8 +482,11 @@ def launch_steps() -> list[Step]:
              after=("hadoop-start-masters",), description="start the DataNodes and NodeManagers"),
         Step("hadoop-wait-datanodes", wait_datanodes, processes=("namenode",), scope="all",
              after=("hadoop-start-workers",), description="wait until every DataNode is live"),
+        WAIT_NODEMANAGERS,
         Step("hadoop-start-historyserver", start_historyserver, processes=("historyserver",),
-             after=("hadoop-wait-datanodes",), description="start the MapReduce history server"),
+             after=("hadoop-wait-nodemanagers",), description="start the MapReduce history server"),
+        Step("hadoop-wait-historyserver", wait_historyserver, processes=("historyserver",),
+             after=("hadoop-start-historyserver",), description="wait until the history server answers"),
     ]
 
 
@@ -423,6 +500,7 @@ def scale_up_steps() -> list[Step]:
              after=("hadoop-configure", "hadoop-admit"), description="start the new DataNodes and NodeManagers"),
         Step("hadoop-wait-datanodes", wait_datanodes, processes=("namenode",), scope="all",
              after=("hadoop-start-workers",), description="wait until every DataNode is live"),
+        WAIT_NODEMANAGERS,
     ]
 
 
@@ -434,8 +512,12 @@ def decommission_steps() -> list[Step]:
              after=("hadoop-check-replication",), description="exclude the leaving workers and refresh"),
         Step("hadoop-wait-decommissioned", wait_decommissioned, processes=("namenode",), scope="all",
              after=("hadoop-exclude",), description="wait until HDFS has moved the leaving DataNodes' blocks"),
+        # YARN drains its containers meanwhile (it started at the refresh): waiting on it second costs nothing.
+        Step("hadoop-wait-yarn-decommissioned", wait_nodemanagers_decommissioned, processes=("resourcemanager",),
+             scope="all", after=("hadoop-wait-decommissioned",),
+             description="wait until the leaving NodeManagers' containers have finished"),
         Step("hadoop-stop-workers", stop_workers, processes=("datanode", "nodemanager"),
-             after=("hadoop-wait-decommissioned",), description="stop the leaving DataNodes and NodeManagers"),
+             after=("hadoop-wait-yarn-decommissioned",), description="stop the leaving DataNodes and NodeManagers"),
         Step("hadoop-admit", admit_members, processes=tuple(HOST_LISTS), scope="all",
              after=("hadoop-stop-workers",), description="drop the leaving workers from the lists and refresh"),
     ]
