@@ -119,6 +119,17 @@ def lists(ctx: RecordingContext) -> list[str | None]:
     return [ctx.recorder.file(MASTER, path) for path in LISTS]
 
 
+def launch_stops_at(test: unittest.TestCase, responses: Responses, step: str, message: str) -> None:
+    """A launch fails at ``step`` on the master, saying ``message``, and never starts the history server."""
+    ctx = make_cluster(SPEC, HADOOP, responses=responses)
+    with test.assertRaises(StepsFailed) as caught:
+        run_operation(HADOOP, "launch", ctx)
+    [failure] = caught.exception.failures
+    test.assertEqual((failure.step, failure.instance), (step, MASTER))
+    test.assertIn(message, failure.message)
+    test.assertNotIn([DAEMON, "start", "mapred", "historyserver"], ctx.recorder.commands(MASTER))
+
+
 class LaunchTest(unittest.TestCase):
     def setUp(self) -> None:
         self.ctx = make_cluster(SPEC, HADOOP, responses=reporting(in_service(3)))
@@ -240,13 +251,8 @@ class LaunchVariantsTest(unittest.TestCase):
         self.assertEqual(actions(ctx, MASTER).count(POLL), 4)
 
     def test_missing_datanode_fails_before_the_history_server(self) -> None:
-        ctx = make_cluster(SPEC, HADOOP, responses=reporting(in_service(2)))
-        with self.assertRaises(StepsFailed) as caught:
-            run_operation(HADOOP, "launch", ctx)
-        [failure] = caught.exception.failures
-        self.assertEqual((failure.step, failure.instance), ("hadoop-wait-datanodes", MASTER))
-        self.assertIn("3 DataNode(s) live on the NameNode: not true", failure.message)
-        self.assertNotIn([DAEMON, "start", "mapred", "historyserver"], ctx.recorder.commands(MASTER))
+        launch_stops_at(self, reporting(in_service(2)), "hadoop-wait-datanodes",
+                        "3 DataNode(s) live on the NameNode: not true")
 
     def test_directories_on_volumes(self) -> None:
         spec = SPEC.replace("processes: [namenode, secondarynamenode, resourcemanager, historyserver]\n",
@@ -475,13 +481,8 @@ class ReleaseKeysTest(unittest.TestCase):
 class YarnTest(unittest.TestCase):
     def test_a_nodemanager_that_never_registers_fails_the_launch_before_the_history_server(self) -> None:
         missing = yarn_nodes({ip: "RUNNING" for ip in list(in_service(2))})
-        ctx = make_cluster(SPEC, HADOOP, responses=reporting(in_service(3), {(8088, CLUSTER_NODES): missing}))
-        with self.assertRaises(StepsFailed) as caught:
-            run_operation(HADOOP, "launch", ctx)
-        [failure] = caught.exception.failures
-        self.assertEqual((failure.step, failure.instance), ("hadoop-wait-nodemanagers", MASTER))
-        self.assertIn("3 NodeManager(s) running on the ResourceManager: not true", failure.message)
-        self.assertNotIn([DAEMON, "start", "mapred", "historyserver"], ctx.recorder.commands(MASTER))
+        launch_stops_at(self, reporting(in_service(3), {(8088, CLUSTER_NODES): missing}), "hadoop-wait-nodemanagers",
+                        "3 NodeManager(s) running on the ResourceManager: not true")
 
     def test_no_nodemanager_at_all_is_waited_for_not_misread(self) -> None:
         ctx = make_cluster(SPEC, HADOOP, responses=reporting(in_service(3), {(8088, CLUSTER_NODES):
