@@ -10,6 +10,7 @@ import copy
 import itertools
 import json
 import re
+import shlex
 import unittest
 import xml.etree.ElementTree as ET
 import zipfile
@@ -19,6 +20,7 @@ from typing import Any
 from heatdeploy.plugin.instance import Instance
 from heatdeploy.plugin.remote import RemoteError
 from heatdeploy.plugins.hadoop import HADOOP
+from heatdeploy.plugins.hadoop.java import FIND_SCRIPT, SEARCHED
 from heatdeploy.plugins.hadoop.steps import CLUSTER_INFO, CLUSTER_NODES, DAEMON, HISTORY_INFO, NAMENODE_INFO, site_xml
 from heatdeploy.spec.problems import SpecError
 from heatdeploy.steps.common import IMAGE_SCRIPT
@@ -90,15 +92,22 @@ def reporting(states: dict[str, str], http: dict[tuple[int, str], Any] | None = 
     matching states (running when in service), and a history server; ``http`` replaces any of them."""
     nodes = {ip: YARN_STATES.get(state, "RUNNING") for ip, state in states.items()}
     return Responses(http={(9870, NAMENODE_INFO): namenode_info(states), (8088, CLUSTER_NODES): yarn_nodes(nodes),
-                           (19888, HISTORY_INFO): captured("history-info.json"), **(http or {})})
+                           (19888, HISTORY_INFO): captured("history-info.json"), **(http or {})},
+                     commands={FIND_JAVA: JAVA_11})
+
+
+FIND_JAVA = shlex.join(["sh", "-c", FIND_SCRIPT, "find-java"])
+JAVA_11 = '/usr/lib/jvm/java-11-openjdk-amd64\tfound\topenjdk version "11.0.21" 2023-10-17\n'
 
 
 
 
 def configured(master: bool) -> list[tuple[Any, ...]]:
     """Configuring the master (with its include lists and NameNode folder) or a worker (DataNode, NodeManager)."""
-    writes = [("write", f"{CONF}/{name}", 0o644) for name in ("core-site.xml", "hdfs-site.xml", "yarn-site.xml",
-                                                               "mapred-site.xml")]
+    find = ("run", ["sh", "-c", FIND_SCRIPT, "find-java", f"{CONF}/hadoop-env.sh", f"{CONF}/hadoop-env.sh.dist",
+                    "1", "", *SEARCHED])
+    writes = [find] + [("write", f"{CONF}/{name}", 0o644) for name in ("core-site.xml", "hdfs-site.xml",
+                                                                        "yarn-site.xml", "mapred-site.xml")]
     writes += [("write", f"{CONF}/hadoop-env.sh", 0o755), ("write", DAEMON, 0o755)]
     writes += [("write", path, 0o644) for path in LISTS] if master else []
     data = [f"{STATE}/hdfs/namenode"] if master else [f"{STATE}/hdfs/datanode", f"{STATE}/yarn/local"]
@@ -221,6 +230,8 @@ class LaunchTest(unittest.TestCase):
 
     def test_env_and_lists(self) -> None:
         env = self.ctx.recorder.file("hd-worker-0", f"{CONF}/hadoop-env.sh") or ""
+        self.assertIn(f"if [ -f {CONF}/hadoop-env.sh.dist ]; then . {CONF}/hadoop-env.sh.dist; fi\n", env)
+        self.assertIn("export JAVA_HOME=/usr/lib/jvm/java-11-openjdk-amd64\n", env)
         self.assertTrue(env.endswith(f"export HADOOP_LOG_DIR={STATE}/logs\nexport HADOOP_PID_DIR={STATE}/run\n"
                                      "export HDFS_NAMENODE_OPTS=-Xmx1024m\nexport HDFS_DATANODE_OPTS=-Xmx1024m\n"))
         members = "10.0.1.10\n10.0.1.11\n10.0.1.12\n"

@@ -53,7 +53,7 @@ class Hadoop(Framework):
         """The launchers the steps run under ``hadoop_home`` (hdfs, mapred, yarn), bash, and Java."""
         home = self.config_value(spec, "hadoop_home")
         launchers = sorted({launcher for launcher, _ in steps.DAEMONS.values()})
-        # Hadoop 3's launchers are bash scripts; hadoop-env.sh finds Java from JAVA_HOME or the PATH.
+        # Hadoop 3's launchers are bash scripts; the configure step finds the Java they run on (java.py).
         return ImageRequirements(commands=("bash",), paths=tuple(f"{home}/bin/{name}" for name in launchers),
                                  java=True)
 
@@ -181,6 +181,8 @@ HADOOP = Hadoop(
     },
     configs=(
         ConfigOption("hadoop_home", str, "/opt/hadoop", "Where Hadoop is installed on the image."),
+        ConfigOption("java_home", str, "", "The JDK Hadoop runs on; empty: the image's JAVA_HOME (its "
+                     "hadoop-env.sh or login environment), else the first supported Java found on the instance."),
         ConfigOption(REPLICATION, int, 3, "HDFS block replication factor."),
         ConfigOption("dfs.blocksize", str, "128m", "HDFS block size."),
         ConfigOption("namenode_heap_size", int, 1024, "NameNode heap in MiB."),

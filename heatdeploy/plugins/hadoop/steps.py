@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from heatdeploy import HeatdeployError, Instance, Remote, RemoteError, Step, StepContext, env_file
+from heatdeploy.plugins.hadoop.java import Java, find_java
 
 REPLICATION = "dfs.replication"
 NAMENODE_RPC, NAMENODE_UI, SECONDARY_UI = 9000, 9870, 9868
@@ -74,14 +75,9 @@ case "$action" in
 esac
 """
 
-# Hadoop 3's scripts stop when JAVA_HOME is unset; images often only put java on PATH.
 # HADOOP_OS_TYPE is set here, as the distribution's own hadoop-env.sh does: its scripts read it early.
 ENV_PREAMBLE = """\
 export HADOOP_OS_TYPE="${HADOOP_OS_TYPE:-$(uname -s)}"
-if [ -z "${JAVA_HOME:-}" ] && command -v java > /dev/null; then
-  JAVA_HOME=$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")
-  export JAVA_HOME
-fi
 """
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -222,15 +218,18 @@ def mapred_site(ctx: StepContext) -> dict[str, Any]:
     return settings
 
 
-def hadoop_env(ctx: StepContext, instance: Instance) -> str:
-    """hadoop-env.sh for ``instance``; every value is shell-quoted."""
+def hadoop_env(ctx: StepContext, instance: Instance, java: Java) -> str:
+    """hadoop-env.sh for ``instance``: the image's own first (kept as hadoop-env.sh.dist), then heatdeploy's
+    settings, with the JAVA_HOME chosen on the instance. Every value is shell-quoted."""
+    dist = shlex.quote(f"{conf_dir(ctx)}/hadoop-env.sh.dist")
     values = {
+        "JAVA_HOME": java.home,
         "HADOOP_LOG_DIR": f"{STATE_DIR}/logs",
         "HADOOP_PID_DIR": f"{STATE_DIR}/run",
         "HDFS_NAMENODE_OPTS": f"-Xmx{ctx.config('namenode_heap_size')}m",
         "HDFS_DATANODE_OPTS": f"-Xmx{ctx.config('datanode_heap_size', instance)}m",
     }
-    return env_file(values, preamble=ENV_PREAMBLE)
+    return env_file(values, preamble=f"if [ -f {dist} ]; then . {dist}; fi\n{ENV_PREAMBLE}")
 
 
 def daemon_script(ctx: StepContext) -> str:
@@ -246,11 +245,13 @@ def host_list(instances: Iterable[Instance]) -> str:
 def configure(ctx: StepContext, remote: Remote) -> None:
     instance = remote.instance
     conf = conf_dir(ctx)
+    # First: it keeps the image's hadoop-env.sh before ours replaces it, and fails early on a wrong Java.
+    java = find_java(remote, f"{conf}/hadoop-env.sh", ctx.spec.version, str(ctx.config("java_home")))
     remote.write_file(f"{conf}/core-site.xml", site_xml(core_site(ctx)))
     remote.write_file(f"{conf}/hdfs-site.xml", site_xml(hdfs_site(ctx, instance)))
     remote.write_file(f"{conf}/yarn-site.xml", site_xml(yarn_site(ctx, instance)))
     remote.write_file(f"{conf}/mapred-site.xml", site_xml(mapred_site(ctx)))
-    remote.write_file(f"{conf}/hadoop-env.sh", hadoop_env(ctx, instance), 0o755)
+    remote.write_file(f"{conf}/hadoop-env.sh", hadoop_env(ctx, instance, java), 0o755)
     remote.write_file(DAEMON, daemon_script(ctx), 0o755)
     # A master must find its lists before it starts: a missing dfs.hosts file stops the NameNode.
     write_host_lists(ctx, remote, draining=False)
