@@ -1,13 +1,16 @@
-"""Finding Hadoop's Java: the script run by sh for real, over fake JDK layouts in a temporary folder."""
+"""Hadoop's shell, run for real: the Java search over fake JDK layouts, the daemon wrapper over stub launchers."""
 
 from __future__ import annotations
 
 import os
+import shlex
+import subprocess
 import tempfile
 import unittest
 from pathlib import Path
 
 from heatdeploy.plugins.hadoop.java import Java, JavaProblem, find_java, major_version
+from heatdeploy.plugins.hadoop.steps import DAEMON_SCRIPT
 from tests.unit.test_daemons import LocalRemote
 
 VERSIONS = {"17": 'openjdk version "17.0.9" 2023-10-17', "8": 'openjdk version "1.8.0_392"',
@@ -78,3 +81,55 @@ class FindJavaTest(unittest.TestCase):
     def test_version_lines(self) -> None:
         self.assertEqual([major_version(line) for line in (*VERSIONS.values(), 'java version "21" 2023-09-19',
                                                             "garbage")], [17, 8, 11, 21, None])
+
+
+# Hadoop 3's `--daemon status` exits 0 when the daemon runs, 1 when its pid file is stale, 3 when it does
+# not run; `--daemon start` fails when it runs and `--daemon stop` when it does not.
+STUB_LAUNCHER = """#!/bin/sh
+state="$STUB/$3"
+case "$2" in
+  status) if [ -f "$state.stale" ]; then exit 1; elif [ -f "$state" ]; then exit 0; else exit 3; fi ;;
+  start) if [ -f "$state" ]; then echo "$3 is running as process 42.  Stop it first." >&2; exit 1; fi
+         rm -f "$state.stale"; touch "$state"; echo "start $3" >> "$STUB/log" ;;
+  stop) if [ ! -f "$state" ]; then echo "no $3 to stop" >&2; exit 1; fi
+        rm "$state"; echo "stop $3" >> "$STUB/log" ;;
+esac
+"""
+
+
+class DaemonWrapperTest(unittest.TestCase):
+    """heatdeploy's daemon wrapper, run by sh against a stub launcher with Hadoop's exit codes."""
+
+    def setUp(self) -> None:
+        self.home = Path(tempfile.mkdtemp())
+        (self.home / "bin").mkdir()
+        launcher = self.home / "bin" / "hdfs"
+        launcher.write_text(STUB_LAUNCHER)
+        launcher.chmod(0o755)
+        self.script = self.home / "daemon"
+        self.script.write_text(DAEMON_SCRIPT.format(home=shlex.quote(str(self.home))))
+
+    def run_wrapper(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["sh", str(self.script), *args], capture_output=True, text=True, timeout=10,
+                              env={**os.environ, "STUB": str(self.home)})
+
+    def log(self) -> list[str]:
+        path = self.home / "log"
+        return path.read_text().splitlines() if path.exists() else []
+
+    def test_start_and_stop_are_safe_to_repeat(self) -> None:
+        for action in ("start", "start", "stop", "stop"):
+            self.assertEqual(self.run_wrapper(action, "hdfs", "namenode").returncode, 0)
+        self.assertEqual(self.log(), ["start namenode", "stop namenode"])
+
+    def test_a_stale_pid_file_is_not_a_running_daemon(self) -> None:
+        (self.home / "namenode.stale").touch()
+        self.assertEqual(self.run_wrapper("start", "hdfs", "namenode").returncode, 0)
+        self.assertEqual(self.log(), ["start namenode"])
+
+    def test_a_start_that_fails_fails_the_wrapper(self) -> None:
+        (self.home / "bin" / "hdfs").write_text("#!/bin/sh\n[ \"$2\" = status ] && exit 3\necho 'JAVA_HOME is "
+                                                "not set and could not be found.' >&2\nexit 1\n")
+        done = self.run_wrapper("start", "hdfs", "datanode")
+        self.assertEqual((done.returncode, done.stderr.strip()), (1, "JAVA_HOME is not set and could not be found."))
+        self.assertEqual(self.run_wrapper("restart", "hdfs", "datanode").returncode, 2)
