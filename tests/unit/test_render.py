@@ -32,6 +32,9 @@ HOSTILE = [
 ]
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
 def ssh(cidr: str) -> dict[str, Any]:
     return tcp(22, cidr)
 
@@ -191,6 +194,13 @@ class SecurityGroupTest(unittest.TestCase):
         ])
         self.assertEqual(group_rules(text, "worker")[1:], [
             icmp("192.0.2.0/24"), tcp(8081, "192.0.2.0/24"), icmp("2001:db8::/32"), tcp(8081, "2001:db8::/32")])
+
+    def test_hadoop_opens_only_its_web_uis_beyond_the_cluster(self) -> None:
+        text = (ROOT / "examples" / "hadoop.yaml").read_text() + "access_cidrs: [192.0.2.0/24]\n"
+        beyond = {(r["port_range_min"], r["port_range_max"]) for group in ("master", "worker")
+                  for r in group_rules(text, group)
+                  if r.get("remote_ip_prefix") == "192.0.2.0/24" and "port_range_min" in r}
+        self.assertEqual(beyond, {(9870, 9870), (8088, 8088), (19888, 19888), (9864, 9864), (8042, 8042)})
 
     def test_ssh_cidrs_narrow_ssh(self) -> None:
         text = SPARK_SPEC + "ssh_cidrs: [198.51.100.7/32, '2001:db8:1::/48']\n"

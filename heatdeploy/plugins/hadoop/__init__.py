@@ -199,16 +199,24 @@ HADOOP = Hadoop(
         ConfigOption("yarn_decommission_timeout", int, 3600,
                      "Seconds a leaving NodeManager's running containers get to finish before YARN stops it."),
     ),
+    # Only the web UIs may reach beyond the cluster (to the spec's access_cidrs): Hadoop's RPC and data
+    # ports trust whoever connects (no Kerberos here), so they stay between the cluster's instances.
     ports={
-        "namenode": (9000, 9870),
-        "secondarynamenode": (9868,),
-        "datanode": (9864, 9866, 9867),
-        "resourcemanager": (8030, 8031, 8032, 8033, 8088),
+        "namenode": (steps.NAMENODE_UI,),
+        "secondarynamenode": (steps.SECONDARY_UI,),
+        "datanode": (9864,),
+        "resourcemanager": (steps.RESOURCEMANAGER_UI,),
         "nodemanager": (8042,),
-        "historyserver": (10020, 19888),
+        "historyserver": (steps.HISTORY_UI,),
     },
-    # ApplicationMasters start NodeManagers' containers and reducers fetch map output from them.
-    cluster_ports={"nodemanager": (steps.NODEMANAGER_RPC, steps.SHUFFLE_PORT, steps.AM_PORTS)},
+    cluster_ports={
+        "namenode": (steps.NAMENODE_RPC,),
+        "datanode": (9866, 9867),  # block transfer, IPC
+        "resourcemanager": (8030, 8031, 8032, 8033),  # scheduler, resource tracker, clients, admin
+        "historyserver": (steps.HISTORY_RPC,),
+        # ApplicationMasters start NodeManagers' containers and reducers fetch map output from them.
+        "nodemanager": (steps.NODEMANAGER_RPC, steps.SHUFFLE_PORT, steps.AM_PORTS),
+    },
 )
 
 
