@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import shlex
 import subprocess
@@ -10,7 +11,7 @@ import unittest
 from pathlib import Path
 
 from heatdeploy.plugins.hadoop.java import Java, JavaProblem, find_java, major_version
-from heatdeploy.plugins.hadoop.steps import DAEMON_SCRIPT
+from heatdeploy.plugins.hadoop.steps import DAEMON_SCRIPT, USERS_SCRIPT
 from tests.unit.test_daemons import LocalRemote
 
 VERSIONS = {"17": 'openjdk version "17.0.9" 2023-10-17', "8": 'openjdk version "1.8.0_392"',
@@ -109,9 +110,15 @@ class DaemonWrapperTest(unittest.TestCase):
         self.script = self.home / "daemon"
         self.script.write_text(DAEMON_SCRIPT.format(home=shlex.quote(str(self.home))))
 
-    def run_wrapper(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["sh", str(self.script), *args], capture_output=True, text=True, timeout=10,
-                              env={**os.environ, "STUB": str(self.home)})
+    def run_wrapper(self, *args: str, user: str = "") -> subprocess.CompletedProcess[str]:
+        # A stub runuser on the PATH logs the switch and runs the command as is.
+        tools = self.home / "tools"
+        tools.mkdir(exist_ok=True)
+        (tools / "runuser").write_text('#!/bin/sh\necho "as $2" >> "$STUB/log"\nshift 3\nexec "$@"\n')
+        (tools / "runuser").chmod(0o755)
+        return subprocess.run(["sh", str(self.script), *args, user or getpass.getuser()], capture_output=True,
+                              text=True, timeout=10,
+                              env={**os.environ, "STUB": str(self.home), "PATH": f"{tools}:{os.environ['PATH']}"})
 
     def log(self) -> list[str]:
         path = self.home / "log"
@@ -121,6 +128,11 @@ class DaemonWrapperTest(unittest.TestCase):
         for action in ("start", "start", "stop", "stop"):
             self.assertEqual(self.run_wrapper(action, "hdfs", "namenode").returncode, 0)
         self.assertEqual(self.log(), ["start namenode", "stop namenode"])
+
+    def test_another_users_daemon_is_checked_started_and_stopped_as_that_user(self) -> None:
+        self.run_wrapper("start", "hdfs", "namenode", user="hdfs")
+        self.run_wrapper("stop", "hdfs", "namenode", user="hdfs")
+        self.assertEqual(self.log(), ["as hdfs", "as hdfs", "start namenode", "as hdfs", "as hdfs", "stop namenode"])
 
     def test_a_stale_pid_file_is_not_a_running_daemon(self) -> None:
         (self.home / "namenode.stale").touch()
@@ -133,3 +145,30 @@ class DaemonWrapperTest(unittest.TestCase):
         done = self.run_wrapper("start", "hdfs", "datanode")
         self.assertEqual((done.returncode, done.stderr.strip()), (1, "JAVA_HOME is not set and could not be found."))
         self.assertEqual(self.run_wrapper("restart", "hdfs", "datanode").returncode, 2)
+
+
+class UsersScriptTest(unittest.TestCase):
+    """The users script, run by sh with stub account tools (nothing is created on this machine)."""
+
+    def run_script(self, existing: str) -> list[str]:
+        tools = Path(tempfile.mkdtemp())
+        log = tools / "log"
+        (tools / "getent").write_text(f'#!/bin/sh\ncase " {existing} " in *" $2 "*) exit 0 ;; esac\nexit 2\n')
+        for tool in ("groupadd", "useradd"):
+            (tools / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >> "{log}"\n')
+        for tool in tools.iterdir():
+            tool.chmod(0o755)
+        subprocess.run(["sh", "-c", USERS_SCRIPT, "users", "hdfs", "yarn", "mapred"], check=True, timeout=10,
+                       env={**os.environ, "PATH": f"{tools}:{os.environ['PATH']}"})
+        return log.read_text().splitlines() if log.exists() else []
+
+    def test_missing_group_and_users_are_created_without_passwords_or_shells(self) -> None:
+        self.assertEqual(self.run_script("yarn"), [
+            "groupadd --system hadoop",
+            "useradd --system --gid hadoop --no-create-home --home-dir /var/lib/heatdeploy/hadoop "
+            "--shell /usr/sbin/nologin hdfs",
+            "useradd --system --gid hadoop --no-create-home --home-dir /var/lib/heatdeploy/hadoop "
+            "--shell /usr/sbin/nologin mapred"])
+
+    def test_nothing_is_created_twice(self) -> None:
+        self.assertEqual(self.run_script("hadoop hdfs yarn mapred"), [])

@@ -21,7 +21,16 @@ from heatdeploy.plugin.instance import Instance
 from heatdeploy.plugin.remote import RemoteError
 from heatdeploy.plugins.hadoop import HADOOP
 from heatdeploy.plugins.hadoop.java import FIND_SCRIPT, SEARCHED
-from heatdeploy.plugins.hadoop.steps import CLUSTER_INFO, CLUSTER_NODES, DAEMON, HISTORY_INFO, NAMENODE_INFO, site_xml
+from heatdeploy.plugins.hadoop.steps import (
+    CLUSTER_INFO,
+    CLUSTER_NODES,
+    DAEMON,
+    HDFS_DIRS_SCRIPT,
+    HISTORY_INFO,
+    NAMENODE_INFO,
+    USERS_SCRIPT,
+    site_xml,
+)
 from heatdeploy.spec.problems import SpecError
 from heatdeploy.steps.common import IMAGE_SCRIPT
 from heatdeploy.steps.health import run_checks
@@ -38,12 +47,18 @@ CONF, STATE, HDFS, YARN = "/opt/hadoop/etc/hadoop", "/var/lib/heatdeploy/hadoop"
 VERSION = f"{STATE}/hdfs/namenode/current/VERSION"
 LISTS = [f"{CONF}/datanodes.include", f"{CONF}/datanodes.exclude", f"{CONF}/nodemanagers.include",
          f"{CONF}/nodemanagers.exclude"]
-REFRESH = [("run", [HDFS, "dfsadmin", "-refreshNodes"]), ("run", [YARN, "rmadmin", "-refreshNodes"])]
+HDFS_USER, YARN_USER = ["runuser", "-u", "hdfs", "--"], ["runuser", "-u", "yarn", "--"]
+REFRESH = [("run", [*HDFS_USER, HDFS, "dfsadmin", "-refreshNodes"]),
+           ("run", [*YARN_USER, YARN, "rmadmin", "-refreshNodes"])]
 # Decommissioning: YARN lets the leaving NodeManagers' containers finish (up to an hour), heatdeploy waits.
-GRACEFUL = [REFRESH[0], ("run", [YARN, "rmadmin", "-refreshNodes", "-g", "3600", "-client"])]
+GRACEFUL = [REFRESH[0], ("run", [*YARN_USER, YARN, "rmadmin", "-refreshNodes", "-g", "3600", "-client"])]
+FORMAT = ("run", [*HDFS_USER, HDFS, "namenode", "-format", "-nonInteractive"])
+SAFEMODE = ("run", [*HDFS_USER, HDFS, "dfsadmin", "-safemode", "wait"])
+HDFS_DIRS = [("run", ["id", "-un"]), ("run", [*HDFS_USER, "sh", "-c", HDFS_DIRS_SCRIPT, "hdfs-dirs", HDFS, ""])]
 POLL = ("http", "GET", 9870, NAMENODE_INFO)
-IMAGE_CHECK = ["sh", "-c", IMAGE_SCRIPT, "sh", "command", "bash", "path", HDFS, "path", "/opt/hadoop/bin/mapred",
-               "path", YARN, "java", "java"]
+IMAGE_CHECK = ["sh", "-c", IMAGE_SCRIPT, "sh", *(w for c in ("bash", "runuser", "getent", "groupadd", "useradd")
+                                                  for w in ("command", c)),
+               "path", HDFS, "path", "/opt/hadoop/bin/mapred", "path", YARN, "java", "java"]
 
 
 def workers(count: int) -> str:
@@ -110,12 +125,21 @@ def configured(master: bool) -> list[tuple[Any, ...]]:
                                                                         "yarn-site.xml", "mapred-site.xml")]
     writes += [("write", f"{CONF}/hadoop-env.sh", 0o755), ("write", DAEMON, 0o755)]
     writes += [("write", path, 0o644) for path in LISTS] if master else []
-    data = [f"{STATE}/hdfs/namenode"] if master else [f"{STATE}/hdfs/datanode", f"{STATE}/yarn/local"]
-    return [*writes, ("run", ["mkdir", "-p", f"{STATE}/logs", f"{STATE}/run", f"{STATE}/tmp", *data])]
+    shared = [f"{STATE}/logs", f"{STATE}/run", f"{STATE}/tmp"]
+    hdfs = [f"{STATE}/hdfs/namenode"] if master else [f"{STATE}/hdfs/datanode"]
+    yarn = [f"{STATE}/logs/userlogs"] + ([] if master else [f"{STATE}/yarn/local"])
+    return [*writes, ("run", ["sh", "-c", USERS_SCRIPT, "users", "hdfs", "yarn", "mapred"]),
+            ("run", ["mkdir", "-p", *shared, *hdfs, *yarn]), ("run", ["chgrp", "hadoop", *shared]),
+            ("run", ["chmod", "1775", *shared]), ("run", ["chown", "-R", "hdfs:hadoop", *hdfs]),
+            ("run", ["chown", "-R", "yarn:hadoop", *yarn])]
+
+
+USERS = {"hdfs": "hdfs", "namenode": "hdfs", "secondarynamenode": "hdfs", "datanode": "hdfs",
+         "resourcemanager": "yarn", "nodemanager": "yarn", "historyserver": "mapred"}
 
 
 def daemon(action: str, launcher: str, name: str) -> tuple[Any, ...]:
-    return ("run", [DAEMON, action, launcher, name])
+    return ("run", [DAEMON, action, launcher, name, USERS[name]])
 
 
 def properties(text: str | None) -> dict[str, str]:
@@ -136,7 +160,7 @@ def launch_stops_at(test: unittest.TestCase, responses: Responses, step: str, me
     [failure] = caught.exception.failures
     test.assertEqual((failure.step, failure.instance), (step, MASTER))
     test.assertIn(message, failure.message)
-    test.assertNotIn([DAEMON, "start", "mapred", "historyserver"], ctx.recorder.commands(MASTER))
+    test.assertNotIn(daemon("start", "mapred", "historyserver")[1], ctx.recorder.commands(MASTER))
 
 
 class LaunchTest(unittest.TestCase):
@@ -149,12 +173,13 @@ class LaunchTest(unittest.TestCase):
         self.assertEqual(actions(self.ctx, MASTER), [
             *prepared(MASTER, IMAGE_CHECK), *configured(master=True),
             ("run", ["test", "-f", VERSION]),
-            ("run", [HDFS, "namenode", "-format", "-nonInteractive"]),
+            FORMAT,
             daemon("start", "hdfs", "namenode"),
             daemon("start", "hdfs", "secondarynamenode"),
             daemon("start", "yarn", "resourcemanager"),
             POLL,
-            ("run", [HDFS, "dfsadmin", "-safemode", "wait"]),
+            SAFEMODE,
+            *HDFS_DIRS,
             NODES_POLL,
             daemon("start", "mapred", "historyserver"),
             HISTORY_POLL,
@@ -170,7 +195,7 @@ class LaunchTest(unittest.TestCase):
         return self.entries.index((entry[0], instance, *entry[1:]))
 
     def test_start_order(self) -> None:
-        formatted = self.at(MASTER, ("run", [HDFS, "namenode", "-format", "-nonInteractive"]))
+        formatted = self.at(MASTER, FORMAT)
         namenode = self.at(MASTER, daemon("start", "hdfs", "namenode"))
         resourcemanager = self.at(MASTER, daemon("start", "yarn", "resourcemanager"))
         live = self.entries.index(("wait", "3 DataNode(s) live on the NameNode"))
@@ -244,8 +269,8 @@ class LaunchVariantsTest(unittest.TestCase):
         ctx = make_cluster(SPEC, HADOOP, responses=reporting(in_service(3)), files={(MASTER, VERSION): "layout\n"})
         run_operation(HADOOP, "launch", ctx)
         commands = ctx.recorder.commands(MASTER)
-        self.assertNotIn([HDFS, "namenode", "-format", "-nonInteractive"], commands)
-        start = commands.index([DAEMON, "start", "hdfs", "namenode"])
+        self.assertNotIn(FORMAT[1], commands)
+        start = commands.index(daemon("start", "hdfs", "namenode")[1])
         self.assertEqual(commands[start - 1], ["test", "-f", VERSION])
 
     def test_waits_for_a_namenode_still_starting(self) -> None:
@@ -304,13 +329,13 @@ class ScaleUpTest(unittest.TestCase):
             daemon("start", "hdfs", "datanode"), daemon("start", "yarn", "nodemanager")])
         self.assertEqual(actions(ctx, MASTER), [
             *named(MASTER), *[("write", path, 0o644) for path in LISTS], *REFRESH,
-            POLL, ("run", [HDFS, "dfsadmin", "-safemode", "wait"]), NODES_POLL])
+            POLL, SAFEMODE, NODES_POLL])
         self.assertEqual(actions(ctx, "hd-worker-0"), named("hd-worker-0"))
         members = "10.0.1.10\n10.0.1.11\n10.0.1.12\n10.0.1.13\n"
         self.assertEqual(lists(ctx), [members, "", members, ""])
         entries = ctx.recorder.entries()
         self.assertLess(entries.index(("run", MASTER, REFRESH[0][1])),
-                        entries.index(("run", "hd-worker-3", [DAEMON, "start", "hdfs", "datanode"])))
+                        entries.index(("run", "hd-worker-3", daemon("start", "hdfs", "datanode")[1])))
 
 
 class DecommissionTest(unittest.TestCase):
@@ -346,7 +371,7 @@ class DecommissionTest(unittest.TestCase):
                                                               remaining, "", remaining, ""])
         entries = ctx.recorder.entries()
         last_poll = max(n for n, e in enumerate(entries) if e[0] == "http")
-        stopped = entries.index(("run", self.LEAVING, [DAEMON, "stop", "hdfs", "datanode"]))
+        stopped = entries.index(("run", self.LEAVING, daemon("stop", "hdfs", "datanode")[1]))
         rewritten = entries.index(("write", MASTER, LISTS[0], remaining, 0o644))
         assert last_poll < stopped < rewritten
 
@@ -405,7 +430,7 @@ class EscapingTest(unittest.TestCase):
     def test_shell_values_are_quoted(self) -> None:
         script = self.ctx.recorder.file(MASTER, DAEMON) or ""
         self.assertIn("bin='/opt/hadoop'\"'\"' && reboot '\"'\"'<&>'/bin/\"$launcher\"\n", script)
-        self.assertIn([f"{self.HOSTILE_HOME}/bin/hdfs", "namenode", "-format", "-nonInteractive"],
+        self.assertIn([*HDFS_USER, f"{self.HOSTILE_HOME}/bin/hdfs", "namenode", "-format", "-nonInteractive"],
                       self.ctx.recorder.commands(MASTER))
 
     def test_characters_xml_cannot_carry_are_refused(self) -> None:

@@ -54,8 +54,9 @@ class Hadoop(Framework):
         home = self.config_value(spec, "hadoop_home")
         launchers = sorted({launcher for launcher, _ in steps.DAEMONS.values()})
         # Hadoop 3's launchers are bash scripts; the configure step finds the Java they run on (java.py).
-        return ImageRequirements(commands=("bash",), paths=tuple(f"{home}/bin/{name}" for name in launchers),
-                                 java=True)
+        # runuser (util-linux) runs each daemon as its user; the others create those users.
+        return ImageRequirements(commands=("bash", "runuser", "getent", "groupadd", "useradd"),
+                                 paths=tuple(f"{home}/bin/{name}" for name in launchers), java=True)
 
     def health_checks(self) -> Sequence[HealthCheck]:
         return [HealthCheck("hdfs-datanodes", datanodes_live),

@@ -10,6 +10,7 @@ lists, the way DataNodes register with the NameNode.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shlex
@@ -60,18 +61,34 @@ DATA_DIRS = {"namenode": "hdfs/namenode", "datanode": "hdfs/datanode", "nodemana
 # A master process to the workers it admits through include and exclude lists.
 HOST_LISTS = {"namenode": ("datanode", "datanodes"), "resourcemanager": ("nodemanager", "nodemanagers")}
 
+# Daemons run as their own users, never as root (Hadoop 3's scripts refuse root without *_USER settings,
+# and a NameNode run by root makes root HDFS's superuser): users in group hadoop, without passwords.
+USERS = {"hdfs": ("namenode", "secondarynamenode", "datanode"), "yarn": ("resourcemanager", "nodemanager"),
+         "mapred": ("historyserver",)}
+USER_OF = {process: user for user, processes in USERS.items() for process in processes}
+GROUP = "hadoop"
+USERS_SCRIPT = """set -e
+getent group hadoop > /dev/null || groupadd --system hadoop
+for user in "$@"; do
+  getent passwd "$user" > /dev/null || useradd --system --gid hadoop --no-create-home \\
+    --home-dir /var/lib/heatdeploy/hadoop --shell /usr/sbin/nologin "$user"
+done
+"""
+
 # Hadoop's own "--daemon start" fails when the daemon already runs and
 # "--daemon stop" when it does not; every step must be safe to run again.
+# Status, start and stop run as the daemon's user: its pid file's name holds that user's name.
 DAEMON_SCRIPT = """#!/bin/sh
-# usage: daemon start|stop hdfs|yarn|mapred NAME
+# usage: daemon start|stop hdfs|yarn|mapred NAME USER
 set -e
-action=$1 launcher=$2 name=$3
+action=$1 launcher=$2 name=$3 user=$4
 bin={home}/bin/"$launcher"
-running() {{ "$bin" --daemon status "$name" > /dev/null 2>&1; }}
+as_user() {{ if [ "$(id -un)" = "$user" ]; then "$@"; else runuser -u "$user" -- "$@"; fi; }}
+running() {{ as_user "$bin" --daemon status "$name" > /dev/null 2>&1; }}
 case "$action" in
-  start) running || "$bin" --daemon start "$name" ;;
-  stop) if running; then "$bin" --daemon stop "$name"; fi ;;
-  *) echo "usage: $0 start|stop hdfs|yarn|mapred NAME" >&2; exit 2 ;;
+  start) running || as_user "$bin" --daemon start "$name" ;;
+  stop) if running; then as_user "$bin" --daemon stop "$name"; fi ;;
+  *) echo "usage: $0 start|stop hdfs|yarn|mapred NAME USER" >&2; exit 2 ;;
 esac
 """
 
@@ -255,11 +272,19 @@ def configure(ctx: StepContext, remote: Remote) -> None:
     remote.write_file(DAEMON, daemon_script(ctx), 0o755)
     # A master must find its lists before it starts: a missing dfs.hosts file stops the NameNode.
     write_host_lists(ctx, remote, draining=False)
-    dirs = [f"{STATE_DIR}/{d}" for d in ("logs", "run", "tmp")]
+    remote.run(["sh", "-c", USERS_SCRIPT, "users", *USERS])
+    shared = [f"{STATE_DIR}/{d}" for d in ("logs", "run", "tmp")]
+    owned: dict[str, list[str]] = {user: [] for user in USERS} | {"yarn": [f"{STATE_DIR}/logs/userlogs"]}
     for process, name in DATA_DIRS.items():
         if instance.runs(process):
-            dirs += data_dirs(ctx, instance, name)
-    remote.run(["mkdir", "-p", *dirs])
+            owned[USER_OF[process]] += data_dirs(ctx, instance, name)
+    remote.run(["mkdir", "-p", *shared, *(d for dirs in owned.values() for d in dirs)])
+    # Logs, pid files and hadoop.tmp.dir are every daemon user's: group hadoop, sticky like /tmp.
+    remote.run(["chgrp", GROUP, *shared])
+    remote.run(["chmod", "1775", *shared])
+    for user, dirs in owned.items():
+        if dirs:
+            remote.run(["chown", "-R", f"{user}:{GROUP}", *dirs])
 
 
 def write_host_lists(ctx: StepContext, remote: Remote, draining: bool) -> None:
@@ -287,10 +312,10 @@ def refresh_nodes(ctx: StepContext, remote: Remote, graceful: bool = False) -> N
     refresh kills them at once. ``-client`` leaves the waiting to heatdeploy.
     """
     if remote.instance.runs("namenode"):
-        remote.run([launcher(ctx, "hdfs"), "dfsadmin", "-refreshNodes"])
+        remote.run(as_user("hdfs", launcher(ctx, "hdfs"), "dfsadmin", "-refreshNodes"))
     if remote.instance.runs("resourcemanager"):
         timeout = ["-g", str(ctx.config("yarn_decommission_timeout")), "-client"] if graceful else []
-        remote.run([launcher(ctx, "yarn"), "rmadmin", "-refreshNodes", *timeout])
+        remote.run(as_user("yarn", launcher(ctx, "yarn"), "rmadmin", "-refreshNodes", *timeout))
 
 
 def admit_members(ctx: StepContext, remote: Remote) -> None:
@@ -305,12 +330,17 @@ def exclude_leaving(ctx: StepContext, remote: Remote) -> None:
     refresh_nodes(ctx, remote, graceful=True)
 
 
+def as_user(user: str, *command: str) -> list[str]:
+    """``command`` run as ``user`` (util-linux's runuser: an argv, no shell)."""
+    return ["runuser", "-u", user, "--", *command]
+
+
 def start(remote: Remote, process: str) -> None:
-    remote.run([DAEMON, "start", *DAEMONS[process]])
+    remote.run([DAEMON, "start", *DAEMONS[process], USER_OF[process]])
 
 
 def stop(remote: Remote, process: str) -> None:
-    remote.run([DAEMON, "stop", *DAEMONS[process]])
+    remote.run([DAEMON, "stop", *DAEMONS[process], USER_OF[process]])
 
 
 def format_namenode(ctx: StepContext, remote: Remote) -> None:
@@ -318,7 +348,7 @@ def format_namenode(ctx: StepContext, remote: Remote) -> None:
     version = f"{data_dirs(ctx, remote.instance, DATA_DIRS['namenode'])[0]}/current/VERSION"
     if remote.run(["test", "-f", version], check=False).status == 0:
         return
-    remote.run([launcher(ctx, "hdfs"), "namenode", "-format", "-nonInteractive"])
+    remote.run(as_user("hdfs", launcher(ctx, "hdfs"), "namenode", "-format", "-nonInteractive"))
 
 
 def start_namenode(ctx: StepContext, remote: Remote) -> None:
@@ -386,7 +416,7 @@ def wait_datanodes(ctx: StepContext, remote: Remote) -> None:
     expected = {i.fixed_ip for i in ctx.running("datanode")}
     ctx.wait_until(f"{len(expected)} DataNode(s) live on the NameNode",
                    lambda: expected <= in_service(datanode_states(remote)), START_TIMEOUT)
-    remote.run([launcher(ctx, "hdfs"), "dfsadmin", "-safemode", "wait"])
+    remote.run(as_user("hdfs", launcher(ctx, "hdfs"), "dfsadmin", "-safemode", "wait"))
 
 
 def check_replication(ctx: StepContext, remote: Remote) -> None:
@@ -436,6 +466,21 @@ def running_nodemanagers(states: Mapping[str, str] | None) -> set[str]:
     return {ip for ip, state in (states or {}).items() if state == "RUNNING"}
 
 
+# Run as hdfs, HDFS's superuser: /tmp for everyone (MapReduce's staging and history live under it) and a
+# home for the user heatdeploy connects as, who submits jobs. Safe to repeat.
+HDFS_DIRS_SCRIPT = """set -e
+hdfs=$1 owner=$2
+"$hdfs" dfs -mkdir -p /tmp "/user/$owner"
+"$hdfs" dfs -chmod 1777 /tmp
+"$hdfs" dfs -chown "$owner" "/user/$owner"
+"""
+
+
+def hdfs_dirs(ctx: StepContext, remote: Remote) -> None:
+    owner = remote.run(["id", "-un"]).stdout.strip()
+    remote.run(as_user("hdfs", "sh", "-c", HDFS_DIRS_SCRIPT, "hdfs-dirs", launcher(ctx, "hdfs"), owner))
+
+
 def wait_nodemanagers(ctx: StepContext, remote: Remote) -> None:
     """Wait until every current NodeManager is RUNNING on the ResourceManager."""
     expected = {i.fixed_ip for i in ctx.running("nodemanager")}
@@ -483,7 +528,9 @@ def launch_steps() -> list[Step]:
              after=("hadoop-start-masters",), description="start the DataNodes and NodeManagers"),
         Step("hadoop-wait-datanodes", wait_datanodes, processes=("namenode",), scope="all",
              after=("hadoop-start-workers",), description="wait until every DataNode is live"),
-        WAIT_NODEMANAGERS,
+        Step("hadoop-hdfs-dirs", hdfs_dirs, processes=("namenode",), scope="all", after=("hadoop-wait-datanodes",),
+             description="create HDFS's /tmp (1777) and the user's home"),
+        dataclasses.replace(WAIT_NODEMANAGERS, after=("hadoop-hdfs-dirs",)),
         Step("hadoop-start-historyserver", start_historyserver, processes=("historyserver",),
              after=("hadoop-wait-nodemanagers",), description="start the MapReduce history server"),
         Step("hadoop-wait-historyserver", wait_historyserver, processes=("historyserver",),
