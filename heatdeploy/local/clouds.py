@@ -1,12 +1,19 @@
-"""clouds.yaml entries for the local cloud, merged into the user's file."""
+"""clouds.yaml entries for the local cloud, merged into the user's file.
+
+The file is the user's: it is read and written back with ruamel.yaml's
+round trip, so its comments, anchors and aliases, key order and quoting
+survive; only heatdeploy's own entries change.
+"""
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
 
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
 
 from heatdeploy.local.state import State, write_private
 from heatdeploy.user_dirs import xdg_home
@@ -43,13 +50,13 @@ def entries(state: State, passwords: dict[str, str]) -> dict[str, dict[str, Any]
 
 
 def write(state: State, passwords: dict[str, str], path: Path | None = None) -> Path:
-    """Replace only our entries; keep every other cloud (file stays 0600)."""
+    """Replace only our entries; keep every other cloud, and the file's comments and order (file stays 0600)."""
     path = path or clouds_path()
-    data: dict[str, Any] = {}
-    if path.exists():
-        data = yaml.safe_load(path.read_text()) or {}
-    data.setdefault("clouds", {}).update(entries(state, passwords))
-    write_private(path, yaml.safe_dump(data, default_flow_style=False, sort_keys=True))
+    data = _load(path)
+    clouds = data.setdefault("clouds", CommentedMap())
+    for name, entry in entries(state, passwords).items():
+        clouds[name] = entry
+    write_private(path, _dump(data))
     return path
 
 
@@ -59,12 +66,29 @@ def remove(auth_url: str, path: Path | None = None) -> None:
     path = path or clouds_path()
     if not path.exists():
         return
-    data = yaml.safe_load(path.read_text()) or {}
-    clouds = data.get("clouds", {})
+    data = _load(path)
+    clouds = data.get("clouds") or {}
     for name in (CLOUD, ADMIN_CLOUD, TRUSTEE_CLOUD):
-        if clouds.get(name, {}).get("auth", {}).get("auth_url") == auth_url:
+        if (clouds.get(name) or {}).get("auth", {}).get("auth_url") == auth_url:
             del clouds[name]
-    if data == {"clouds": {}}:
+    if not clouds and set(data) <= {"clouds"}:
         path.unlink()  # nothing of anyone else's left: leave no empty file behind
         return
-    write_private(path, yaml.safe_dump(data, default_flow_style=False, sort_keys=True))
+    write_private(path, _dump(data))
+
+
+def _yaml() -> YAML:
+    yaml = YAML()  # round trip
+    yaml.preserve_quotes = True
+    return yaml
+
+
+def _load(path: Path) -> Any:
+    data = _yaml().load(path.read_text()) if path.exists() else None
+    return data if data is not None else CommentedMap()
+
+
+def _dump(data: Any) -> str:
+    out = io.StringIO()
+    _yaml().dump(data, out)
+    return out.getvalue()
