@@ -70,22 +70,25 @@ def load_cloud(cloud: str | None = None, trustee_cloud: str | None = None) -> Cl
     return Cloud(session, region.name, trustee, region.region_name)
 
 
-def _trustee_auth_options(trustee_cloud: str) -> tuple[dict[str, Any], Any]:
+def _trustee_config(trustee_cloud: str) -> tuple[dict[str, Any], Any, Any]:
+    """The trustee entry's auth options, and its TLS settings as openstacksdk reads them (``verify``,
+    ``insecure``, ``cacert``, ``cert`` and ``key``), so they apply to trust-scoped sessions too."""
     region = openstack.config.OpenStackConfig().get_one(cloud=trustee_cloud)
     if region.config.get("auth_type", "password") not in ("password", "v3password"):
         raise AuthError(f"trustee cloud {trustee_cloud!r} must use password authentication "
                         "(trusts cannot be used with other methods)")
-    return dict(region.config["auth"]), region.config.get("verify", True)
+    verify, cert = region.get_requests_verify_args()
+    return dict(region.config["auth"]), verify, cert
 
 
 def trustee_session(trustee_cloud: str, trust_id: str | None = None) -> ks_session.Session:
     """A session for the trustee: scoped to ``trust_id`` when given, else as configured."""
-    options, verify = _trustee_auth_options(trustee_cloud)
+    options, verify, cert = _trustee_config(trustee_cloud)
     if trust_id is not None:
         options = {k: v for k, v in options.items() if k not in _SCOPE_KEYS}
         options["trust_id"] = trust_id
     auth: Any = loading.get_plugin_loader("password").load_from_options(**options)
-    return ks_session.Session(auth=auth, verify=verify, timeout=REQUEST_TIMEOUT)
+    return ks_session.Session(auth=auth, verify=verify, cert=cert, timeout=REQUEST_TIMEOUT)
 
 
 @dataclass(frozen=True)

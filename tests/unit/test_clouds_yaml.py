@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import stat
 import tempfile
 import unittest
+import unittest.mock
 from pathlib import Path
 from typing import Any, cast
 
 import yaml
 
+from heatdeploy.cloud.auth import trustee_session
 from heatdeploy.local import clouds
 from heatdeploy.local.state import State
 
@@ -70,3 +73,31 @@ class CloudsYamlTest(unittest.TestCase):
         self.write()
         clouds.remove("http://127.42.0.1:5000/v3", self.path)
         self.assertFalse(self.path.exists())
+
+
+class TrusteeTlsTest(unittest.TestCase):
+    """The trustee's sessions take the clouds.yaml entry's TLS settings, as the user's do."""
+
+    def session_for(self, entry: dict[str, Any]) -> Any:
+        folder = Path(tempfile.mkdtemp())
+        path = folder / "clouds.yaml"
+        auth = {"auth_url": "https://keystone.example.org/v3", "username": "heatdeploy", "password": "p",
+                "project_name": "service", "user_domain_name": "Default", "project_domain_name": "Default"}
+        path.write_text(yaml.safe_dump({"clouds": {"trustee": {"auth": auth, **entry}}}))
+        with unittest.mock.patch.dict(os.environ, {"OS_CLIENT_CONFIG_FILE": str(path)}):
+            return trustee_session("trustee", trust_id="abc123")
+
+    def test_cacert_and_client_certificate_apply(self) -> None:
+        session = self.session_for({"cacert": "/nonexistent/bogus-ca.pem", "cert": "/c.pem", "key": "/k.pem"})
+        self.assertEqual((session.verify, session.cert), ("/nonexistent/bogus-ca.pem", ("/c.pem", "/k.pem")))
+        scope = session.auth.get_cache_id_elements()
+        self.assertEqual((scope["trust_id"], scope["project_name"]), ("abc123", None))
+
+    def test_insecure_wins(self) -> None:
+        self.assertIs(self.session_for({"insecure": True, "cacert": "/ca.pem"}).verify, False)
+
+    def test_the_bogus_cacert_is_what_a_request_uses(self) -> None:
+        session = self.session_for({"cacert": "/nonexistent/bogus-ca.pem"})
+        with self.assertRaises(Exception) as caught:  # requests checks the bundle before it connects
+            session.get("https://127.0.0.1:9/v3", authenticated=False)
+        self.assertIn("bogus-ca.pem", str(caught.exception))
