@@ -51,14 +51,14 @@ HDFS_USER, YARN_USER = ["runuser", "-u", "hdfs", "--"], ["runuser", "-u", "yarn"
 REFRESH = [("run", [*HDFS_USER, HDFS, "dfsadmin", "-refreshNodes"]),
            ("run", [*YARN_USER, YARN, "rmadmin", "-refreshNodes"])]
 # Decommissioning: YARN lets the leaving NodeManagers' containers finish (up to an hour), heatdeploy waits.
-GRACEFUL = [REFRESH[0], ("run", [*YARN_USER, YARN, "rmadmin", "-refreshNodes", "-g", "3600", "-client"])]
+GRACEFUL = [REFRESH[0], ("run", [*YARN_USER, YARN, "rmadmin", "-refreshNodes", "-g", "3600", "-server"])]
 FORMAT = ("run", [*HDFS_USER, HDFS, "namenode", "-format", "-nonInteractive"])
 SAFEMODE = ("run", [*HDFS_USER, HDFS, "dfsadmin", "-safemode", "wait"])
 HDFS_DIRS = [("run", ["id", "-un"]), ("run", [*HDFS_USER, "sh", "-c", HDFS_DIRS_SCRIPT, "hdfs-dirs", HDFS, ""])]
 POLL = ("http", "GET", 9870, NAMENODE_INFO)
 IMAGE_CHECK = ["sh", "-c", IMAGE_SCRIPT, "sh", *(w for c in ("bash", "runuser", "getent", "groupadd", "useradd")
                                                   for w in ("command", c)),
-               "path", HDFS, "path", "/opt/hadoop/bin/mapred", "path", YARN, "java", "java"]
+               "path", HDFS, "path", "/opt/hadoop/bin/mapred", "path", YARN]
 
 
 def workers(count: int) -> str:
@@ -91,10 +91,11 @@ def captured(name: str) -> Any:
 def yarn_nodes(states: dict[str, str]) -> dict[str, Any]:
     """The ResourceManager's nodes reply with NodeManagers at these IPs in these states."""
     template = captured("nodes-running.json")["nodes"]["node"][0]
+    names = {ip: name for name, ip in WORKERS.items()}
     nodes = []
     for ip, state in states.items():
         node = copy.deepcopy(template)
-        node.update(id=f"{ip}:8041", nodeHostName=ip, nodeHTTPAddress=f"{ip}:8042", state=state)
+        node.update(id=f"{names[ip]}:8041", nodeHostName=names[ip], nodeHTTPAddress=f"{names[ip]}:8042", state=state)
         nodes.append(node)
     return {"nodes": {"node": nodes} if nodes else None}
 
@@ -245,6 +246,7 @@ class LaunchTest(unittest.TestCase):
             "yarn.app.mapreduce.am.webapp.port-range": "50100-50199",
             "yarn.app.mapreduce.am.env": "HADOOP_MAPRED_HOME=/opt/hadoop",
             "yarn.app.mapreduce.am.resource.mb": "1024",
+            "yarn.app.mapreduce.am.command-opts": "-Xmx819m",
             "mapreduce.map.memory.mb": "1024",
             "mapreduce.reduce.memory.mb": "1024",
             "mapreduce.map.env": "HADOOP_MAPRED_HOME=/opt/hadoop",
@@ -552,8 +554,9 @@ class YarnTest(unittest.TestCase):
 
 
 class SizingTest(unittest.TestCase):
-    def problems(self, configs: str = "", group_configs: str = "") -> list[str]:
-        spec = SPEC.replace("network: private", f"network: private\nconfigs: {{{configs}}}") if configs else SPEC
+    def problems(self, configs: str = "", group_configs: str = "", workers: int = 3) -> list[str]:
+        spec = SPEC.replace("count: 3", f"count: {workers}")
+        spec = spec.replace("network: private", f"network: private\nconfigs: {{{configs}}}") if configs else spec
         spec += f"    configs: {{{group_configs}}}\n" if group_configs else ""
         try:
             parse_test_spec(spec, HADOOP)
@@ -564,14 +567,16 @@ class SizingTest(unittest.TestCase):
     def test_the_defaults_fit_a_default_nodemanager(self) -> None:
         self.assertEqual(self.problems(), [])
 
-    def test_hadoops_own_am_size_would_fill_a_default_nodemanager(self) -> None:
-        [problem] = self.problems("yarn.app.mapreduce.am.resource.mb: 1536")
+    def test_hadoops_own_am_size_fills_a_lone_default_nodemanager(self) -> None:
+        # Three NodeManagers: the AM takes one, the tasks run on the others.
+        self.assertEqual(self.problems("yarn.app.mapreduce.am.resource.mb: 1536"), [])
+        [problem] = self.problems("yarn.app.mapreduce.am.resource.mb: 1536, dfs.replication: 1", workers=1)
         self.assertEqual(problem, (
             "configs.yarn.app.mapreduce.am.resource.mb: the ApplicationMaster (2048 MiB after rounding up to "
-            "yarn.scheduler.minimum-allocation-mb 1024) and a task (1024 MiB) need 3072 MiB on one NodeManager, and "
-            "the largest offers 2048 (yarn.nodemanager.resource.memory-mb): every job would wait forever; raise "
-            "yarn.nodemanager.resource.memory-mb or lower yarn.app.mapreduce.am.resource.mb, mapreduce.map.memory.mb "
-            "and mapreduce.reduce.memory.mb"))
+            "yarn.scheduler.minimum-allocation-mb 1024) and a task (1024 MiB) find no room together: the "
+            "NodeManagers offer 2048 MiB (yarn.nodemanager.resource.memory-mb), so every job would wait forever; "
+            "raise yarn.nodemanager.resource.memory-mb or lower yarn.app.mapreduce.am.resource.mb, "
+            "mapreduce.map.memory.mb and mapreduce.reduce.memory.mb"))
 
     def test_a_nodemanager_smaller_than_a_container_and_no_cores(self) -> None:
         found = self.problems(group_configs="yarn.nodemanager.resource.memory-mb: 512, "

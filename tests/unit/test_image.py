@@ -55,11 +55,10 @@ class DeclaredTest(unittest.TestCase):
         self.assertEqual(SPARK.image_requirements(spec).paths,
                          ("/usr/lib/spark/bin/spark-class", "/usr/lib/spark/bin/spark-submit"))
 
-    def test_hadoop_needs_its_launchers_bash_the_account_tools_and_java(self) -> None:
+    def test_hadoop_needs_its_launchers_bash_and_the_account_tools(self) -> None:
         self.assertEqual(HADOOP.image_requirements(load(HADOOP_SPEC).spec), ImageRequirements(
             commands=("bash", "runuser", "getent", "groupadd", "useradd"),
-            paths=("/opt/hadoop/bin/hdfs", "/opt/hadoop/bin/mapred", "/opt/hadoop/bin/yarn"),
-            java=True))
+            paths=("/opt/hadoop/bin/hdfs", "/opt/hadoop/bin/mapred", "/opt/hadoop/bin/yarn")))
 
     def test_a_framework_requires_nothing_by_default_and_may_declare_a_field(self) -> None:
         spec = load(SPARK_SPEC).spec

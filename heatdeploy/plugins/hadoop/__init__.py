@@ -54,9 +54,10 @@ class Hadoop(Framework):
         home = self.config_value(spec, "hadoop_home")
         launchers = sorted({launcher for launcher, _ in steps.DAEMONS.values()})
         # Hadoop 3's launchers are bash scripts; the configure step finds the Java they run on (java.py).
-        # runuser (util-linux) runs each daemon as its user; the others create those users.
+        # runuser (util-linux) runs each daemon as its user; the others create those users. Java is
+        # looked for by the configure step (java.py), in more places than this check's PATH.
         return ImageRequirements(commands=("bash", "runuser", "getent", "groupadd", "useradd"),
-                                 paths=tuple(f"{home}/bin/{name}" for name in launchers), java=True)
+                                 paths=tuple(f"{home}/bin/{name}" for name in launchers))
 
     def health_checks(self) -> Sequence[HealthCheck]:
         return [HealthCheck("hdfs-datanodes", datanodes_live),
@@ -80,16 +81,16 @@ class Hadoop(Framework):
 def sizing_problems(framework: Framework, spec: ClusterSpec) -> Iterator[Problem]:
     """YARN sizes that would make jobs hang or daemons refuse to start, each naming what to change.
 
-    YARN rounds every container up to a multiple of the minimum allocation,
-    so a job needs, on one NodeManager at least, room for its
-    ApplicationMaster and one task after rounding: otherwise the AM starts
-    and waits forever for a container no NodeManager can give.
+    YARN rounds every container up to a multiple of the minimum allocation.
+    A job's ApplicationMaster takes one container and then waits for its
+    tasks' containers: unless, with the AM placed, some NodeManager still
+    has room for a task, every job waits forever.
     """
     minimum = int(framework.config_value(spec, MIN_ALLOCATION))
     if minimum < 1:
         yield Problem(f"configs.{MIN_ALLOCATION}", f"must be at least 1 (MiB), not {minimum}")
         return
-    largest = 0
+    capacities: list[int] = []
     for i, group in enumerate(spec.node_groups):
         if "nodemanager" not in group.processes:
             continue
@@ -101,15 +102,18 @@ def sizing_problems(framework: Framework, spec: ClusterSpec) -> Iterator[Problem
                           "the NodeManager could run no container; raise it or lower the minimum")
         if cores < 1:
             yield Problem(f"{here}.{VCORES}", f"must be at least 1, not {cores}")
-        largest = max(largest, memory)
+        capacities += [memory] * group.count
     rounded = {name: -(-int(framework.config_value(spec, name)) // minimum) * minimum for name in CONTAINER_SIZES}
-    task = max(rounded[MAP_MEMORY], rounded[REDUCE_MEMORY])
-    if largest and rounded[AM_MEMORY] + task > largest:
+    am, task = rounded[AM_MEMORY], max(rounded[MAP_MEMORY], rounded[REDUCE_MEMORY])
+    capacities.sort(reverse=True)
+    fits = bool(capacities) and (capacities[0] >= am + task or
+                                 (len(capacities) > 1 and capacities[0] >= am and capacities[1] >= task))
+    if capacities and not fits:
         yield Problem(f"configs.{AM_MEMORY}", (
-            f"the ApplicationMaster ({rounded[AM_MEMORY]} MiB after rounding up to {MIN_ALLOCATION} {minimum}) and "
-            f"a task ({task} MiB) need {rounded[AM_MEMORY] + task} MiB on one NodeManager, and the largest offers "
-            f"{largest} ({NODEMANAGER_MEMORY}): every job would wait forever; raise {NODEMANAGER_MEMORY} or lower "
-            f"{AM_MEMORY}, {MAP_MEMORY} and {REDUCE_MEMORY}"))
+            f"the ApplicationMaster ({am} MiB after rounding up to {MIN_ALLOCATION} {minimum}) and a task "
+            f"({task} MiB) find no room together: the NodeManagers offer {', '.join(map(str, capacities[:3]))}"
+            f"{' ...' if len(capacities) > 3 else ''} MiB ({NODEMANAGER_MEMORY}), so every job would wait forever; "
+            f"raise {NODEMANAGER_MEMORY} or lower {AM_MEMORY}, {MAP_MEMORY} and {REDUCE_MEMORY}"))
 
 
 def _url(instance: Instance, port: int) -> str:
@@ -153,7 +157,7 @@ def resourcemanager_up(ctx: StepContext) -> Health:
 
 def nodemanagers_running(ctx: StepContext) -> Health:
     """Green when every NodeManager is RUNNING; yellow when some are missing, lost or unhealthy; red for none."""
-    states = steps.nodemanager_states(ctx.remote(ctx.running("resourcemanager")[0]))
+    states = steps.nodemanager_states(ctx, ctx.remote(ctx.running("resourcemanager")[0]))
     if states is None:
         return Health("red", "the ResourceManager does not answer")
     expected = {i.fixed_ip for i in ctx.running("nodemanager")}

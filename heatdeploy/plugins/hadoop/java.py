@@ -6,9 +6,9 @@ is not a login shell's: a JDK under /opt whose PATH is set in
 the image's own hadoop-env.sh (kept beside ours as hadoop-env.sh.dist), a
 login shell's JAVA_HOME, a login shell's ``java``, /etc/alternatives/java,
 then the JDK folders under /usr/lib/jvm and /opt. An explicit choice (the
-``java_home`` config, or the image's JAVA_HOME) is kept, and refused if the
-Hadoop version does not support it; otherwise the first supported Java found
-is taken.
+``java_home`` config, or the JAVA_HOME of the image's hadoop-env.sh) is
+kept, and refused if the Hadoop version does not support it; otherwise the
+first supported Java found is taken (a login shell's JAVA_HOME first).
 """
 
 from __future__ import annotations
@@ -41,11 +41,13 @@ report() {
 }
 home_of() { dirname "$(dirname "$(readlink -f "$1")")"; }
 [ -n "$configured" ] && report "$configured" configured
+# Hadoop's scripts are bash: so is the image's hadoop-env.sh, read by bash where there is one.
 if [ -f "$dist" ]; then
-  report "$( (JAVA_HOME=; . "$dist" > /dev/null 2>&1; printf %s "${JAVA_HOME:-}") )" explicit
+  shell=sh; command -v bash > /dev/null && shell=bash
+  report "$(JAVA_HOME= "$shell" -c '. "$1" > /dev/null 2>&1; printf %s "${JAVA_HOME:-}"' env "$dist")" explicit
 fi
 if [ "$login" = 1 ] && command -v bash > /dev/null; then
-  report "$(bash -lc 'printf %s "${JAVA_HOME:-}"' 2> /dev/null < /dev/null)" explicit
+  report "$(bash -lc 'printf %s "${JAVA_HOME:-}"' 2> /dev/null < /dev/null)" found
   java=$(bash -lc 'command -v java' 2> /dev/null < /dev/null)
   [ -n "$java" ] && report "$(home_of "$java")" found
 fi

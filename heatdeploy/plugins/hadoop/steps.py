@@ -1,7 +1,7 @@
 """Configuring, starting, scaling and decommissioning Hadoop 3 (HDFS and YARN) over SSH.
 
-Daemons run as the user heatdeploy connects as (root by default, like the
-Spark plugin), from the installation at the ``hadoop_home`` config, with
+Daemons run as their own users (hdfs, yarn, mapred), from the installation
+at the ``hadoop_home`` config, with
 heatdeploy's configuration in its standard ``etc/hadoop`` folder so that the
 files the distribution ships there (log4j, the capacity scheduler) still
 apply. Cluster members are named by fixed IP in the include and exclude
@@ -61,8 +61,8 @@ DATA_DIRS = {"namenode": "hdfs/namenode", "datanode": "hdfs/datanode", "nodemana
 # A master process to the workers it admits through include and exclude lists.
 HOST_LISTS = {"namenode": ("datanode", "datanodes"), "resourcemanager": ("nodemanager", "nodemanagers")}
 
-# Daemons run as their own users, never as root (Hadoop 3's scripts refuse root without *_USER settings,
-# and a NameNode run by root makes root HDFS's superuser): users in group hadoop, without passwords.
+# Daemons run as their own users, never as root (least privilege; a NameNode run by root makes root HDFS's
+# superuser, and YARN containers would run as root): users in group hadoop, without passwords.
 USERS = {"hdfs": ("namenode", "secondarynamenode", "datanode"), "yarn": ("resourcemanager", "nodemanager"),
          "mapred": ("historyserver",)}
 USER_OF = {process: user for user, processes in USERS.items() for process in processes}
@@ -225,6 +225,9 @@ def mapred_site(ctx: StepContext) -> dict[str, Any]:
         "yarn.app.mapreduce.am.webapp.port-range": f"{AM_PORTS.start}-{AM_PORTS.stop - 1}",
         "yarn.app.mapreduce.am.env": mapred_home,
         **{name: ctx.config(name) for name in CONTAINER_SIZES},
+        # Hadoop derives the tasks' heaps from their containers (0.8), not the ApplicationMaster's: its
+        # default -Xmx1024m would fill a 1024 MiB container and get the AM killed by the memory check.
+        "yarn.app.mapreduce.am.command-opts": f"-Xmx{int(0.8 * int(ctx.config(AM_MEMORY)))}m",
         "mapreduce.map.env": mapred_home,
         "mapreduce.reduce.env": mapred_home,
     }
@@ -241,6 +244,9 @@ def hadoop_env(ctx: StepContext, instance: Instance, java: Java) -> str:
     dist = shlex.quote(f"{conf_dir(ctx)}/hadoop-env.sh.dist")
     values = {
         "JAVA_HOME": java.home,
+        # An image made to run Hadoop as root may set these to root, and Hadoop's scripts then refuse
+        # to run a daemon as anyone else: they name the users heatdeploy runs them as.
+        **{f"{DAEMONS[p][0].upper()}_{p.upper()}_USER": USER_OF[p] for p in PROCESSES},
         "HADOOP_LOG_DIR": f"{STATE_DIR}/logs",
         "HADOOP_PID_DIR": f"{STATE_DIR}/run",
         "HDFS_NAMENODE_OPTS": f"-Xmx{ctx.config('namenode_heap_size')}m",
@@ -309,12 +315,14 @@ def refresh_nodes(ctx: StepContext, remote: Remote, graceful: bool = False) -> N
     ``graceful`` decommissions NodeManagers the YARN way: no new containers
     on them, and the running ones (MapReduce ApplicationMasters included)
     get up to ``yarn_decommission_timeout`` seconds to finish; a plain
-    refresh kills them at once. ``-client`` leaves the waiting to heatdeploy.
+    refresh kills them at once. ``-server`` has the ResourceManager keep the
+    time and returns at once (``-client`` would block this SSH command for
+    the whole drain); heatdeploy waits through the REST API.
     """
     if remote.instance.runs("namenode"):
         remote.run(as_user("hdfs", launcher(ctx, "hdfs"), "dfsadmin", "-refreshNodes"))
     if remote.instance.runs("resourcemanager"):
-        timeout = ["-g", str(ctx.config("yarn_decommission_timeout")), "-client"] if graceful else []
+        timeout = ["-g", str(ctx.config("yarn_decommission_timeout")), "-server"] if graceful else []
         remote.run(as_user("yarn", launcher(ctx, "yarn"), "rmadmin", "-refreshNodes", *timeout))
 
 
@@ -442,12 +450,14 @@ def wait_decommissioned(ctx: StepContext, remote: Remote) -> None:
     ctx.wait_until(f"{len(leaving)} DataNode(s) decommissioned", done, DECOMMISSION_TIMEOUT)
 
 
-def nodemanager_states(remote: Remote) -> dict[str, str] | None:
-    """The ResourceManager's NodeManagers as IP to state (``RUNNING``, ``LOST``, ``DECOMMISSIONED``...);
+def nodemanager_states(ctx: StepContext, remote: Remote) -> dict[str, str] | None:
+    """The ResourceManager's NodeManagers as fixed IP to state (``RUNNING``, ``LOST``, ``DECOMMISSIONED``...);
     None while it does not answer.
 
-    A NodeManager is known by the host of its node id, which is the fixed
-    address ``yarn.nodemanager.address`` gives it.
+    A NodeManager names itself by the canonical host name of the address it
+    binds (a reverse lookup: the instance's name, from /etc/hosts), whatever
+    ``yarn.nodemanager.address`` says; the cluster's instances map names back
+    to addresses, and a node id that is an address stays one.
     """
     try:
         status, body = remote.http("GET", RESOURCEMANAGER_UI, CLUSTER_NODES)
@@ -455,11 +465,13 @@ def nodemanager_states(remote: Remote) -> dict[str, str] | None:
         return None
     if status != 200:
         return None
+    address = ctx.memo("hadoop-node-addresses", lambda: {i.name: i.fixed_ip for i in ctx.instances})
     try:
         nodes = (json.loads(body).get("nodes") or {}).get("node") or []  # no node at all: "nodes": null
-        return {str(node["id"]).rsplit(":", 1)[0]: str(node.get("state", "")) for node in nodes}
+        hosts = {str(node["id"]).rsplit(":", 1)[0]: str(node.get("state", "")) for node in nodes}
     except (ValueError, AttributeError, KeyError, TypeError):
         return None
+    return {address.get(host, address.get(host.split(".")[0], host)): state for host, state in hosts.items()}
 
 
 def running_nodemanagers(states: Mapping[str, str] | None) -> set[str]:
@@ -468,11 +480,18 @@ def running_nodemanagers(states: Mapping[str, str] | None) -> set[str]:
 
 # Run as hdfs, HDFS's superuser: /tmp for everyone (MapReduce's staging and history live under it) and a
 # home for the user heatdeploy connects as, who submits jobs. Safe to repeat.
+# MapReduce's staging and history folders are made here too, as Hadoop's secure-mode table has them: the
+# history server would otherwise make them 0770 with HDFS's supergroup, which neither the users submitting
+# jobs nor mapred (group hadoop) are in, and every job would fail at submission.
 HDFS_DIRS_SCRIPT = """set -e
 hdfs=$1 owner=$2
-"$hdfs" dfs -mkdir -p /tmp "/user/$owner"
-"$hdfs" dfs -chmod 1777 /tmp
+staging=/tmp/hadoop-yarn/staging history=/tmp/hadoop-yarn/staging/history
+"$hdfs" dfs -mkdir -p /tmp "/user/$owner" "$history/done" "$history/done_intermediate"
+"$hdfs" dfs -chmod 1777 /tmp /tmp/hadoop-yarn "$staging" "$history/done_intermediate"
 "$hdfs" dfs -chown "$owner" "/user/$owner"
+"$hdfs" dfs -chown -R mapred:hadoop "$history"
+"$hdfs" dfs -chmod 755 "$history"
+"$hdfs" dfs -chmod 770 "$history/done"
 """
 
 
@@ -485,7 +504,7 @@ def wait_nodemanagers(ctx: StepContext, remote: Remote) -> None:
     """Wait until every current NodeManager is RUNNING on the ResourceManager."""
     expected = {i.fixed_ip for i in ctx.running("nodemanager")}
     ctx.wait_until(f"{len(expected)} NodeManager(s) running on the ResourceManager",
-                   lambda: expected <= running_nodemanagers(nodemanager_states(remote)), START_TIMEOUT)
+                   lambda: expected <= running_nodemanagers(nodemanager_states(ctx, remote)), START_TIMEOUT)
 
 
 def wait_historyserver(ctx: StepContext, remote: Remote) -> None:
@@ -498,7 +517,7 @@ def wait_nodemanagers_decommissioned(ctx: StepContext, remote: Remote) -> None:
     leaving = {i.fixed_ip for i in ctx.leaving if i.runs("nodemanager")}
 
     def done() -> bool:
-        states = nodemanager_states(remote)
+        states = nodemanager_states(ctx, remote)
         # A NodeManager the ResourceManager does not list runs no container.
         return states is not None and all(states.get(ip, "DECOMMISSIONED") == "DECOMMISSIONED" for ip in leaving)
 
