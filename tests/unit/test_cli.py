@@ -136,7 +136,7 @@ class CliTest(unittest.TestCase):
         self.assertEqual(spark["configs"][0], {"name": "spark_home", "type": "str", "default": "/opt/spark",
                                                "scope": "cluster",
                                                "description": "Where Spark is installed on the image."})
-        self.assertEqual(report["frameworks"]["hadoop"]["job_types"], [])
+        self.assertEqual(report["frameworks"]["hadoop"]["job_types"], ["mapreduce", "streaming"])
 
     def test_job_run_help_lists_the_installed_job_types(self) -> None:
         status, out, _ = run("job", "run", "--help")

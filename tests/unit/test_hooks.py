@@ -131,8 +131,8 @@ class HookTest(unittest.TestCase):
         plugins = builtin_plugins()
         spark_engine = plugins.job_engine(plugins.framework("spark"))
         self.assertEqual(spark_engine.types, ("spark", "shell"))
-        self.assertIsNone(plugins.job_engine(plugins.framework("hadoop")))
-        mapreduce = SimpleNamespace(types=("mapreduce",))
+        self.assertEqual(plugins.job_engine(plugins.framework("hadoop")).types, ("mapreduce", "streaming"))
+        mapreduce = SimpleNamespace(types=("mapreduce",))  # a later plugin's engine comes first
         extra = plugin(heatdeploy_job_engine=lambda framework: mapreduce if framework.name == "hadoop" else None)
         plugins = builtin_plugins(mapreduce=extra)
         self.assertIs(plugins.job_engine(plugins.framework("hadoop")), mapreduce)

@@ -13,6 +13,7 @@ from heatdeploy import (
     HealthCheck,
     ImageRequirements,
     Instance,
+    JobEngine,
     Problem,
     RemoteError,
     StepContext,
@@ -22,6 +23,7 @@ from heatdeploy import (
     hookimpl,
 )
 from heatdeploy.plugins.hadoop import steps
+from heatdeploy.plugins.hadoop.jobs import HadoopJobs
 from heatdeploy.plugins.hadoop.steps import (
     AM_MEMORY,
     CONTAINER_SIZES,
@@ -228,3 +230,8 @@ HADOOP = Hadoop(
 @hookimpl
 def heatdeploy_register_frameworks(register: Callable[[Framework], None]) -> None:
     register(HADOOP)
+
+
+@hookimpl
+def heatdeploy_job_engine(framework: Framework) -> JobEngine | None:
+    return HadoopJobs() if framework.name == "hadoop" else None
