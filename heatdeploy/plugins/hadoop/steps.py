@@ -471,7 +471,12 @@ def nodemanager_states(ctx: StepContext, remote: Remote) -> dict[str, str] | Non
         hosts = {str(node["id"]).rsplit(":", 1)[0]: str(node.get("state", "")) for node in nodes}
     except (ValueError, AttributeError, KeyError, TypeError):
         return None
-    return {address.get(host, address.get(host.split(".")[0], host)): state for host, state in hosts.items()}
+    states: dict[str, str] = {}
+    for host, state in hosts.items():  # a node listed under an old name and a new one: RUNNING wins
+        ip = address.get(host, address.get(host.split(".")[0], host))
+        if states.get(ip) != "RUNNING":
+            states[ip] = state
+    return states
 
 
 def running_nodemanagers(states: Mapping[str, str] | None) -> set[str]:
