@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from heatdeploy import HeatdeployError, Instance, Remote, RemoteError, Step, StepContext, env_file
+from heatdeploy import HeatdeployError, Instance, Remote, RemoteError, Step, StepContext, env_file, http_json
 from heatdeploy.plugins.hadoop.java import Java, find_java
 
 REPLICATION = "dfs.replication"
@@ -460,16 +460,16 @@ def nodemanager_states(ctx: StepContext, remote: Remote) -> dict[str, str] | Non
     to addresses, and a node id that is an address stays one.
     """
     try:
-        status, body = remote.http("GET", RESOURCEMANAGER_UI, CLUSTER_NODES)
+        reply = http_json(remote, RESOURCEMANAGER_UI, CLUSTER_NODES)
     except RemoteError:
         return None
-    if status != 200:
+    if "nodes" not in reply:  # no answer yet, or not the ResourceManager's (it always says "nodes")
         return None
     address = ctx.memo("hadoop-node-addresses", lambda: {i.name: i.fixed_ip for i in ctx.instances})
     try:
-        nodes = (json.loads(body).get("nodes") or {}).get("node") or []  # no node at all: "nodes": null
+        nodes = (reply["nodes"] or {}).get("node") or []  # no node at all: "nodes": null
         hosts = {str(node["id"]).rsplit(":", 1)[0]: str(node.get("state", "")) for node in nodes}
-    except (ValueError, AttributeError, KeyError, TypeError):
+    except (AttributeError, KeyError, TypeError):
         return None
     states: dict[str, str] = {}
     for host, state in hosts.items():  # a node listed under an old name and a new one: RUNNING wins
