@@ -17,7 +17,7 @@ from tests.unit.helpers import HADOOP_SPEC
 
 MASTER = "hd-master-0"
 DIRECTORY = "/var/lib/heatdeploy/jobs/job-1"
-LOG = ["tail", "-c", "+1", f"{DIRECTORY}/driver.log"]
+LOG = ["grep", "-o", "application_[0-9]*_[0-9]*", f"{DIRECTORY}/driver.log"]
 SUBMITTED = ("INFO impl.YarnClientImpl: Submitted application application_1764115200000_0003\n"
              "INFO impl.YarnClientImpl: Submitted application application_1764115200000_0004\n")
 RUN = ["sh", "-c", RUN_SCRIPT, "run", "/opt/hadoop/bin/hdfs"]

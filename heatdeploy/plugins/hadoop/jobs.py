@@ -44,6 +44,7 @@ exec "$yarn" jar "$jar" "$@"
 READABLE = """chmod a+rX "$1" "$2"
 for folder in "$2"/input*; do if [ -e "$folder" ]; then chmod -R a+rX "$folder"; fi; done
 """
+APP_ID_PATTERN = "application_[0-9]*_[0-9]*"  # grep's basic syntax
 APP_ID = re.compile(r"application_\d+_\d+")
 
 
@@ -96,8 +97,13 @@ class HadoopJobs(DriverJobEngine):
         return (state, f"{reason}; application {', '.join(apps)}") if apps else (state, reason)
 
     def _applications(self, ctx: JobContext, job: JobRecord) -> list[str]:
-        """The YARN applications the client submitted, from its log (``Submitted application ...``)."""
-        return list(dict.fromkeys(APP_ID.findall(self.logs(ctx, job).decode(errors="replace"))))
+        """The YARN applications the client submitted, from its log (``Submitted application ...``).
+
+        grep runs on the instance: status is polled every few seconds, and the client's log grows.
+        """
+        found = ctx.remote(self.driver(ctx)).run(["grep", "-o", APP_ID_PATTERN, f"{job.directory}/driver.log"],
+                                                 check=False).stdout
+        return list(dict.fromkeys(APP_ID.findall(found)))
 
     def cancel(self, ctx: JobContext, job: JobRecord) -> None:
         super().cancel(ctx, job)  # the client first: it can submit no more
