@@ -67,8 +67,10 @@ class RecordStore(Protocol):
 class ObjectStore(Protocol):
     """Swift as jobs use it: temp URLs for instances, listings, containers, binaries."""
 
-    def temp_url(self, container: str, name: str, method: str) -> str: ...
+    def temp_url(self, container: str, name: str, method: str, seconds: int = ...) -> str: ...
+    def prefix_temp_url(self, container: str, prefix: str, method: str, seconds: int) -> tempurls.PrefixTempURL: ...
     def names(self, container: str, prefix: str) -> list[str]: ...
+    def listing(self, container: str, prefix: str) -> list[tuple[str, int]]: ...
     def make_container(self, container: str) -> None: ...
     def upload(self, path: Path) -> str: ...
 
@@ -141,13 +143,20 @@ class SwiftStore:
     def _key(self) -> str:
         return tempurls.ensure_key(self.session, self.region)
 
-    def temp_url(self, container: str, name: str, method: str) -> str:
-        return tempurls.temp_url(self.session, container, name, method, TEMP_URL_SECONDS, region=self.region,
-                                 key=self._key)
+    def temp_url(self, container: str, name: str, method: str, seconds: int = TEMP_URL_SECONDS) -> str:
+        return tempurls.temp_url(self.session, container, name, method, seconds, region=self.region, key=self._key)
+
+    def prefix_temp_url(self, container: str, prefix: str, method: str, seconds: int) -> tempurls.PrefixTempURL:
+        return tempurls.temp_url_prefix(self.session, container, prefix, method, seconds, region=self.region,
+                                        key=self._key)
 
     def names(self, container: str, prefix: str) -> list[str]:
+        return [name for name, _ in self.listing(container, prefix)]
+
+    def listing(self, container: str, prefix: str) -> list[tuple[str, int]]:
+        """Objects under ``prefix`` with their sizes, in name order; "folder" markers left out."""
         _, objects = self._connection.get_container(container, prefix=prefix, full_listing=True)
-        return [o["name"] for o in objects if not o["name"].endswith("/")]
+        return [(o["name"], int(o["bytes"])) for o in objects if not o["name"].endswith("/")]
 
     def make_container(self, container: str) -> None:
         self._connection.put_container(container)

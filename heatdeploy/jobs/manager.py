@@ -21,11 +21,15 @@ from heatdeploy.cloud.records import ClusterRecord
 from heatdeploy.cluster import ClusterManager, Options
 from heatdeploy.errors import HeatdeployError
 from heatdeploy.events import Event
-from heatdeploy.jobs import staging
+from heatdeploy.jobs import data, staging
 from heatdeploy.jobs.spec import JobSpec, data_problems
 from heatdeploy.plugin.jobs import FINAL, JobContext, JobEngine, JobRecord, new_job_id, utc_now
 from heatdeploy.plugin.remote import Remote
 from heatdeploy.spec.model import LoadedSpec
+
+RUNTIME = Path(__file__).with_name(data.RUNTIME_MODULE)
+TEMP_URL_GRACE = 600
+"""Seconds a job's temp URLs outlive its timeout: its last outputs may be on their way."""
 
 
 class JobError(HeatdeployError):
@@ -100,8 +104,11 @@ class JobManager:
             self._work(record).save_job(job)
             try:
                 program = self._stage_binary(store, ctx.remote(driver), job)
-                paths = self._stage_inputs(store, ctx, job)
-                paths.update(self._output_folders(ctx.remote(driver), job))
+                staged_inputs, staged_outputs = data.staged_names(job.args)
+                paths = self._stage_inputs(store, ctx, job, staged_inputs)
+                paths.update(self._output_folders(ctx.remote(driver), job, staged_outputs))
+                direct = data.direct_data(store, job, request.timeout + TEMP_URL_GRACE)
+                self._write_job_files(ctx.remote(driver), job, direct)
                 self._phase(f"starting {job.type} job {job.id} on {driver.name}")
                 engine.start(ctx, job, program, staging.substitute(job.args, paths))
             except HeatdeployError as exc:  # the job never ran: its record says why
@@ -118,10 +125,12 @@ class JobManager:
         staging.download(remote, [(store.temp_url(container, name, "GET"), path)])
         return path
 
-    def _stage_inputs(self, store: ObjectStore, ctx: JobContext, job: JobRecord) -> dict[str, str]:
-        """Download each input to the same place on every instance; return the placeholders."""
+    def _stage_inputs(self, store: ObjectStore, ctx: JobContext, job: JobRecord, names: set[str]) -> dict[str, str]:
+        """Download inputs ``names`` to the same place on every instance; return their placeholders."""
         paths: dict[str, str] = {}
         for name, source in job.inputs.items():
+            if name not in names:
+                continue
             container, prefix = binaries.parse_swift_url(source)
             folder = f"{job.directory}/{_folder('input', name)}"
             objects = store.names(container, prefix) if prefix.endswith("/") else [prefix]
@@ -135,11 +144,19 @@ class JobManager:
             paths[_folder("input", name)] = folder if prefix.endswith("/") else pairs[0][1]
         return paths
 
-    def _output_folders(self, remote: Remote, job: JobRecord) -> dict[str, str]:
-        folders = {_folder("output", name): f"{job.directory}/{_folder('output', name)}" for name in job.outputs}
+    def _output_folders(self, remote: Remote, job: JobRecord, names: set[str]) -> dict[str, str]:
+        folders = {_folder("output", name): f"{job.directory}/{_folder('output', name)}"
+                   for name in job.outputs if name in names}
         if folders:
             remote.run(["mkdir", "-p", *folders.values()])
         return folders
+
+    @staticmethod
+    def _write_job_files(remote: Remote, job: JobRecord, direct: data.JobData) -> None:
+        """The runtime module, and the private files that hand the job its direct data's temp URLs."""
+        remote.write_file(job.runtime_module, RUNTIME.read_bytes())
+        for name, content in direct.files_to_write(job.directory).items():
+            remote.write_file(f"{job.directory}/{name}", content, mode=0o600)
 
     @staticmethod
     def _local_name(source: str, prefix: str, name: str) -> str:
@@ -166,7 +183,7 @@ class JobManager:
             return job
         with self._context(record) as (ctx, engine):
             state, message = engine.status(ctx, job)
-            if state == "SUCCEEDED" and job.outputs:
+            if state == "SUCCEEDED" and data.staged_names(job.args)[1]:
                 store = self.clusters.work_cloud(record).object_store()
                 try:
                     self._collect(store, ctx.remote(engine.driver(ctx)), job)
@@ -179,7 +196,10 @@ class JobManager:
         return job
 
     def _collect(self, store: ObjectStore, remote: Remote, job: JobRecord) -> None:
+        staged = data.staged_names(job.args)[1]
         for name, target in job.outputs.items():
+            if name not in staged:
+                continue
             folder = f"{job.directory}/{_folder('output', name)}"
             files = [staging.relative_path(f, f"output {folder}: file") for f in staging.find_files(remote, folder)]
             container, prefix = binaries.parse_swift_url(target)

@@ -12,12 +12,14 @@ from heatdeploy.plugin.remote import Remote
 
 # The driver runs in a session of its own (setsid), so that kill() ends it with everything it started.
 # Its output goes to driver.log and its exit status to exit_status, both beside it, so that its state
-# survives heatdeploy going away. Values travel as arguments, never as shell text.
+# survives heatdeploy going away. Values travel as arguments, never as shell text. The job's own
+# environment (job.env: its data manifest and temp URLs, see heatdeploy.jobs.data) comes after the framework's.
 START_SCRIPT = """set -e
 dir=$1 env=$2
 shift 2
 mkdir -p "$dir" && cd "$dir"
 setsid sh -c 'if [ -n "$1" ]; then . "$1"; fi; shift
+if [ -f job.env ]; then . ./job.env; fi
 "$@" > driver.log 2>&1 && code=0 || code=$?
 echo "$code" > exit_status.tmp && mv exit_status.tmp exit_status' driver "$env" "$@" > /dev/null 2>&1 < /dev/null &
 echo $! > pid

@@ -61,6 +61,12 @@ class JobRecord:
         """The job's folder on every instance it touches."""
         return f"{JOBS_DIR}/{self.id}"
 
+    @property
+    def runtime_module(self) -> str:
+        """``heatdeploy_job.py`` in the job's folder on the driver, which reads and writes the job's Swift data
+        from the executors: a framework ships it to them (Spark: ``--py-files``)."""
+        return f"{self.directory}/heatdeploy_job.py"
+
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), indent=1, sort_keys=True).encode()
 

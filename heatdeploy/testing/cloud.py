@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from heatdeploy.cloud.auth import AuthError, Trust
 from heatdeploy.cloud.records import ClusterRecord
 from heatdeploy.cloud.stacks import HotLoader, StackError, StackInfo, Stall
+from heatdeploy.cloud.tempurls import PrefixTempURL
 from heatdeploy.plugin.instance import Instance
 from heatdeploy.plugin.jobs import JobRecord
 from heatdeploy.plugin.remote import Remote
@@ -303,12 +304,22 @@ class FakeObjectStore:
         self.objects: dict[tuple[str, str], bytes] = {}
         self.containers: set[str] = set()
 
-    def temp_url(self, container: str, name: str, method: str) -> str:
+    def temp_url(self, container: str, name: str, method: str, seconds: int = 900) -> str:
         path = urllib.parse.quote(f"/v1/AUTH_fake/{container}/{name}")
-        return f"https://object-store.invalid{path}?method={method}&temp_url_sig=fake"
+        return f"https://object-store.invalid{path}?method={method}&temp_url_sig=fake&temp_url_expires={seconds}"
+
+    def prefix_temp_url(self, container: str, prefix: str, method: str, seconds: int) -> PrefixTempURL:
+        path = urllib.parse.quote(f"/v1/AUTH_fake/{container}/{prefix}")
+        return PrefixTempURL(f"https://object-store.invalid{path}", prefix,
+                             f"method={method}&temp_url_sig=fake&temp_url_expires={seconds}")
 
     def names(self, container: str, prefix: str) -> list[str]:
-        return sorted(n for c, n in self.objects if c == container and n.startswith(prefix) and not n.endswith("/"))
+        return [name for name, _ in self.listing(container, prefix)]
+
+    def listing(self, container: str, prefix: str) -> list[tuple[str, int]]:
+        """Objects under ``prefix`` with their sizes, as Swift lists them."""
+        return sorted((n, len(data)) for (c, n), data in self.objects.items()
+                      if c == container and n.startswith(prefix) and not n.endswith("/"))
 
     def make_container(self, container: str) -> None:
         self.containers.add(container)

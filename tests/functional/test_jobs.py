@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import json
+import random
 import subprocess
 import sys
 import time
@@ -28,6 +29,7 @@ TEXT = "the quick brown fox jumps over the lazy dog\nthe dog sleeps\n" * 50 + "q
 def cluster(local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     spec = yaml.safe_load((ROOT / "examples" / "spark.yaml").read_text())
     spec["name"] = "ft-jobs"
+    spec["node_groups"][1]["count"] = 3  # three executors share the direct-read tests' splits
     path = tmp_path_factory.mktemp("jobs") / "ft-jobs.yaml"
     path.write_text(yaml.safe_dump(spec))
     heatdeploy("launch", str(path), "--os-cloud", CLOUD)
@@ -58,6 +60,93 @@ def test_word_count_reads_and_writes_swift(cluster: str, swift: swift_client.Con
     assert json.loads(body) == dict(collections.Counter(TEXT.split()))
     _, lines, _ = heatdeploy("job", "list", cluster, "--os-cloud", CLOUD)
     assert job["id"] in {j["id"] for j in result_of(lines)["jobs"]}
+
+
+def words(seed: int, lines: int) -> str:
+    rng = random.Random(seed)
+    vocabulary = ["alpha", "beta", "gamma", "delta", "épsilon", "zeta", "eta", "theta"]
+    return "".join(" ".join(rng.choice(vocabulary) for _ in range(rng.randint(0, 12))) + "\n"
+                   for _ in range(lines))
+
+
+def proxy_reads(local_cloud: LocalCloud, container: str, prefix: str) -> collections.Counter[str]:
+    """Bytes the Swift proxy sent for GETs of objects under ``container/prefix``, per client address."""
+    sent: collections.Counter[str] = collections.Counter()
+    marker = f"/{container}/{urllib.parse.quote(prefix)}"
+    for line in local_cloud.state.log("swift-proxy").read_text(errors="replace").splitlines():
+        fields = line.split()  # proxy-server: client remote date method path protocol status ... sent ...
+        if len(fields) > 12 and fields[0] == "proxy-server:" and fields[4] == "GET" and marker in fields[5]:
+            sent[fields[1]] += int(fields[12]) if fields[12].isdigit() else 0
+    return sent
+
+
+def read_parts(swift: swift_client.Connection, container: str, prefix: str) -> tuple[list[str], list[str]]:
+    """(object names under ``prefix``, every line of its part-* objects)."""
+    objects = swift.get_container(container, prefix=prefix, full_listing=True)[1]
+    lines = [line for o in objects if "/part-" in o["name"]
+             for line in swift.get_object(container, o["name"])[1].decode().splitlines()]
+    return [o["name"][len(prefix):] for o in objects], lines
+
+
+def worker_addresses(cluster: str) -> set[str]:
+    _, lines, _ = heatdeploy("status", cluster, "--os-cloud", CLOUD)
+    return {i["fixed_ip"] for i in result_of(lines)["instances"] if "worker" in i["processes"]}
+
+
+def test_executors_read_their_share_of_swift_and_write_parts(cluster: str, swift: swift_client.Connection,
+                                                            local_cloud: LocalCloud) -> None:
+    corpus = {"corpus/big.txt": words(1, 12000), "corpus/crlf.txt": "alpha beta\r\ngamma\r\n",
+              "corpus/last.txt": "no line end at the end", "corpus/empty.txt": ""}
+    swift.put_container("ft-direct")
+    for name, text in corpus.items():
+        swift.put_object("ft-direct", name, text.encode())
+    size = sum(len(text.encode()) for text in corpus.values())
+    assert len(corpus["corpus/big.txt"]) > 4 * 65536, "the big object spans several splits"
+    status, job = run_job(cluster, JOBS / "wordcount_direct.py", "--input", "swift://ft-direct/corpus/",
+                          "--output", "swift://ft-results/direct", "--wait", "--", "65536")
+    assert status == 0 and job["state"] == "SUCCEEDED", job
+    names, lines = read_parts(swift, "ft-results", "direct/")
+    assert names == ["_SUCCESS", "part-00000", "part-00001", "part-00002"], names
+    counts = {word: int(n) for word, n in (line.split("\t") for line in lines)}
+    assert counts == dict(collections.Counter(" ".join(corpus.values()).split()))
+    reads = proxy_reads(local_cloud, "ft-direct", "corpus/")
+    assert set(reads) <= worker_addresses(cluster), f"only executors read the input: {reads}"
+    assert len(reads) >= 2, f"the splits were read in parallel by several executors: {reads}"
+    assert 1.0 <= sum(reads.values()) / size <= 1.05, f"each byte fetched about once: {reads}, input {size}"
+
+
+def test_a_dataframe_aggregation_over_a_multi_object_input(cluster: str, swift: swift_client.Connection) -> None:
+    rng = random.Random(3)
+    sales = [(rng.choice(["Lyon", "Oslo", "Quito", "Pune"]), rng.randint(1, 500)) for _ in range(6000)]
+    swift.put_container("ft-direct")
+    for index in range(3):
+        text = "".join(f"{city},{amount}\n" for city, amount in sales[index::3])
+        swift.put_object("ft-direct", f"sales/day-{index}.csv", text.encode())
+    status, job = run_job(cluster, JOBS / "sales_by_city.py", "--input", "sales=swift://ft-direct/sales/",
+                          "--output", "totals=swift://ft-results/totals/", "--wait", "--", "20000")
+    assert status == 0 and job["state"] == "SUCCEEDED", job
+    names, lines = read_parts(swift, "ft-results", "totals/")
+    assert "_SUCCESS" in names
+    totals: collections.Counter[str] = collections.Counter()
+    for city, amount in sales:
+        totals[city] += amount
+    assert sorted(lines) == sorted(f"{city}\t{total}" for city, total in totals.items())
+
+
+def test_a_shell_job_gets_its_temp_urls_in_its_environment(cluster: str, swift: swift_client.Connection,
+                                                           tmp_path: Path) -> None:
+    swift.put_container("ft-direct")
+    swift.put_object("ft-direct", "shell/a.txt", b"one\ntwo\n")
+    swift.put_object("ft-direct", "shell/b c.txt", b"three\n")
+    script = tmp_path / "count.sh"
+    script.write_text('set -e\nwhile read -r url; do curl -fsS "$url"; done < "$HEATDEPLOY_INPUT_URLS" | wc -l '
+                      '> lines.txt\ncurl -fsS -T lines.txt "${HEATDEPLOY_OUTPUT_URL}lines.txt?'
+                      '${HEATDEPLOY_OUTPUT_QUERY}"\n')
+    status, lines, _ = heatdeploy("job", "run", cluster, "--type", "shell", "--binary", str(script), "--os-cloud",
+                                  CLOUD, "--input", "swift://ft-direct/shell/", "--output",
+                                  "swift://ft-results/shell", "--wait", check=False, timeout=300)
+    assert status == 0, lines
+    assert swift.get_object("ft-results", "shell/lines.txt")[1].strip() == b"3"
 
 
 def test_word_count_over_an_input_folder(cluster: str, swift: swift_client.Connection) -> None:

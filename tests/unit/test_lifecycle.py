@@ -530,7 +530,8 @@ class JobsTest(OnFakeCloud):
     def test_an_output_file_that_cannot_be_kept_fails_the_job_instead_of_every_status(self) -> None:
         jobs = JobManager(self.manager)
         self.manager.launch(self.spec())
-        request = JobSpec(type="shell", binary="swift://c/job.sh", outputs={"": "swift://results/r"})
+        request = JobSpec(type="shell", binary="swift://c/job.sh", args=["{output}"],
+                          outputs={"": "swift://results/r"})
         job = jobs.run("toy", request)
         self.instances.responses.commands["find"] = lambda instance, text: (  # type: ignore[index]
             f"{shlex.split(text)[1]}/bad\nname\0")
