@@ -727,6 +727,9 @@ class ClusterManager:
         key_file = self._key_path(name)
         for path in (key_file, key_file.with_name("known_hosts")):
             path.unlink(missing_ok=True)
+        for folder in (key_file.parent, key_file.parent.parent):  # the cluster's, then the project's if empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         return left
 
     # -- helpers ----------------------------------------------------------------------------------------------

@@ -117,10 +117,26 @@ def cmd_renew(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def cmd_delete(args: argparse.Namespace, progress: Progress) -> int:
-    left = manager(args, progress).delete(args.name, force=args.force, timeout_minutes=args.timeout or 30,
-                                          break_lock=args.break_lock, stall_seconds=args.stall_after)
-    message = f"cluster {args.name} deleted" + "".join(f"\n  left behind: {item}" for item in left)
-    progress.result({"name": args.name, "deleted": True, "left": left}, message)
+    from heatdeploy.jobs.manager import JobManager, abandon_jobs
+
+    clusters = manager(args, progress)
+    gone = clusters.cloud.records.load(args.name) is None and clusters.cloud.stacks.find(args.name) is None
+    if not (gone and args.purge_jobs):  # a cluster already gone may still have job records to purge
+        abandon_jobs(clusters, args.name, "its cluster was deleted before the job ended")
+        left = clusters.delete(args.name, force=args.force, timeout_minutes=args.timeout or 30,
+                               break_lock=args.break_lock, stall_seconds=args.stall_after)
+    else:
+        left = []
+    jobs = JobManager(clusters)
+    purged = jobs.purge(args.name) if args.purge_jobs else []
+    kept = [] if args.purge_jobs else [job.id for job in jobs.list(args.name)]
+    message = (f"cluster {args.name} {'was already gone' if gone else 'deleted'}"
+               + "".join(f"\n  left behind: {item}" for item in left)
+               + (f"\n  deleted {len(purged)} job record(s) and their logs" if args.purge_jobs else "")
+               + (f"\n  kept {len(kept)} job record(s) and their logs: heatdeploy job list {args.name}; "
+                  "delete them with --purge-jobs" if kept else ""))
+    progress.result({"name": args.name, "deleted": not gone, "left": left, "jobs_purged": purged,
+                     "jobs_kept": kept}, message)
     return ExitStatus.OK
 
 
@@ -221,11 +237,17 @@ def add_commands(sub: Any) -> None:
     access_options(p)
     format_option(p)
 
-    p = command(sub, "delete", cmd_delete, "delete a cluster: stack, record, key, then its trust",
-                "heatdeploy delete spark-demo", "interrupted: run the same command again to finish deleting")
+    p = command(sub, "delete", cmd_delete,
+                "delete a cluster: stack, record, key, then its trust; its jobs' records and logs stay (readable "
+                "with heatdeploy job) unless --purge-jobs, and job binaries stay (heatdeploy binary prune)",
+                "heatdeploy delete spark-demo --purge-jobs",
+                "interrupted: run the same command again to finish deleting")
     p.add_argument("name", metavar="NAME", help="cluster name")
     p.add_argument("--force", action="store_true",
                    help="go on deleting the record, key and trust even if the stack will not delete")
+    p.add_argument("--purge-jobs", action="store_true",
+                   help="also delete the records and saved logs of the cluster's jobs (also once the cluster "
+                        "is gone); running jobs are recorded KILLED first either way")
     stack_options(p, "30")
     lock_option(p)
     cloud_options(p)

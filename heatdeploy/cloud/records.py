@@ -25,6 +25,16 @@ from heatdeploy.plugin.jobs import JobRecord, utc_now
 CONTAINER = "heatdeploy"
 
 
+def job_log_prefix(job_id: str) -> str:
+    """Where the chunks of a job's saved log are, in :data:`CONTAINER`."""
+    return f"jobs/{job_id}/log/"
+
+
+def job_log_chunk(job_id: str, offset: int) -> str:
+    """The chunk of a job's log that starts at byte ``offset``: names sort by offset."""
+    return f"{job_log_prefix(job_id)}{offset:016d}"
+
+
 @dataclass
 class ClusterRecord:
     """What heatdeploy knows about a cluster beyond its stack."""
@@ -149,8 +159,39 @@ class Records:
         return JobRecord.from_json(data) if data is not None else None
 
     def list_jobs(self, cluster: str | None = None) -> list[JobRecord]:
-        jobs = [self.load_job(n[len("jobs/"):-len(".json")]) for n in self._names("jobs/")]
+        names = [n for n in self._names("jobs/") if n.endswith(".json") and n.count("/") == 1]
+        jobs = [self.load_job(n[len("jobs/"):-len(".json")]) for n in names]
         return [j for j in jobs if j is not None and (cluster is None or j.cluster == cluster)]
+
+    def delete_job(self, job_id: str) -> None:
+        """Delete a job's record and its saved log."""
+        for offset, _ in self.job_log_chunks(job_id):
+            self._delete(job_log_chunk(job_id, offset))
+        self._delete(f"jobs/{job_id}.json")
+
+    def save_job_log(self, job_id: str, offset: int, data: bytes) -> None:
+        self._put(job_log_chunk(job_id, offset), data, "text/plain")
+
+    def job_log_chunks(self, job_id: str) -> list[tuple[int, int]]:
+        """(offset, size) of each saved chunk of a job's log, in order."""
+        prefix = job_log_prefix(job_id)
+        try:
+            _, objects = self.swift.get_container(CONTAINER, prefix=prefix, full_listing=True)
+        except ClientException as exc:
+            if exc.http_status == 404:
+                return []
+            raise
+        chunks = [(o["name"][len(prefix):], int(o["bytes"])) for o in objects]
+        return sorted((int(name), size) for name, size in chunks if name.isdigit())
+
+    def job_log(self, job_id: str, offset: int = 0) -> bytes:
+        """The saved log of a job from byte ``offset`` on."""
+        parts = []
+        for start, size in self.job_log_chunks(job_id):
+            if start + size > offset:
+                data = self._get(job_log_chunk(job_id, start)) or b""
+                parts.append(data[max(offset - start, 0):])
+        return b"".join(parts)
 
     def create_lock(self, name: str, body: bytes) -> bool:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import datetime
 import posixpath
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from heatdeploy.cloud.records import ClusterRecord
 from heatdeploy.cluster import ClusterManager, Options
 from heatdeploy.errors import HeatdeployError
 from heatdeploy.events import Event
-from heatdeploy.jobs import data, staging
+from heatdeploy.jobs import data, history, staging
 from heatdeploy.jobs.spec import JobSpec, data_problems
 from heatdeploy.plugin.jobs import FINAL, JobContext, JobEngine, JobRecord, new_job_id, utc_now
 from heatdeploy.plugin.remote import Remote
@@ -107,17 +108,26 @@ class JobManager:
                 staged_inputs, staged_outputs = data.staged_names(job.args)
                 paths = self._stage_inputs(store, ctx, job, staged_inputs)
                 paths.update(self._output_folders(ctx.remote(driver), job, staged_outputs))
-                direct = data.direct_data(store, job, request.timeout + TEMP_URL_GRACE)
-                self._write_job_files(ctx.remote(driver), job, direct)
+                seconds = request.timeout + TEMP_URL_GRACE
+                job.deadline = _after(seconds)
+                self._write_job_files(ctx.remote(driver), job, data.direct_data(store, job, seconds))
                 self._phase(f"starting {job.type} job {job.id} on {driver.name}")
                 engine.start(ctx, job, program, staging.substitute(job.args, paths))
             except HeatdeployError as exc:  # the job never ran: its record says why
                 job.state, job.message, job.finished_at = "FAILED", str(exc), utc_now()
                 self._work(record).save_job(job)
                 raise
+            self._ship_log(store, ctx.remote(driver), job, seconds)
         job.state = "RUNNING"
         self._work(record).save_job(job)
         return job
+
+    def _ship_log(self, store: ObjectStore, remote: Remote, job: JobRecord, seconds: int) -> None:
+        try:
+            history.start_shipper(store, remote, job, seconds)
+        except HeatdeployError as exc:  # the job runs all the same; its log is saved when it ends
+            self.clusters.emit(Event("warning", message=f"job {job.id}: the driver's log will not be saved "
+                                                        f"while it runs: {exc}"))
 
     def _stage_binary(self, store: ObjectStore, remote: Remote, job: JobRecord) -> str:
         container, name = binaries.parse_swift_url(job.binary)
@@ -166,21 +176,22 @@ class JobManager:
 
     # -- watch --------------------------------------------------------------------------------------------
 
-    def load(self, job_id: str) -> tuple[JobRecord, ClusterRecord]:
+    def load(self, job_id: str) -> tuple[JobRecord, ClusterRecord | None]:
+        """The job's record, and its cluster's (``None`` when the cluster is gone)."""
         records = self.clusters.cloud.records
         job = records.load_job(job_id)
         if job is None:
             raise JobError(f"no job {job_id}")
-        record = records.load(job.cluster)
-        if record is None:
-            raise JobError(f"the cluster of job {job_id} ({job.cluster}) is gone")
-        return job, record
+        return job, records.load(job.cluster)
 
     def status(self, job_id: str) -> JobRecord:
-        """The job, refreshed from the framework; a job that just succeeded gets its outputs collected."""
+        """The job, refreshed from the framework; a job that just ended gets its outputs collected and
+        its log saved. A job whose cluster is gone is as its record says."""
         job, record = self.load(job_id)
         if job.state in FINAL:
             return job
+        if record is None or record.state != "active":
+            return self._orphaned(job, record)
         with self._context(record) as (ctx, engine):
             state, message = engine.status(ctx, job)
             if state == "SUCCEEDED" and data.staged_names(job.args)[1]:
@@ -189,11 +200,28 @@ class JobManager:
                     self._collect(store, ctx.remote(engine.driver(ctx)), job)
                 except staging.StagingError as exc:  # the job ran, but its results cannot be kept as they are
                     state, message = "FAILED", f"outputs not collected: {exc}"
-        job.state, job.message = state, message
-        if state in FINAL:
-            job.finished_at = utc_now()
+            job.state, job.message = state, message
+            if state in FINAL:
+                job.finished_at = utc_now()
+                self._save_log(record, ctx, engine, job)
         self._work(record).save_job(job)
         return job
+
+    def _orphaned(self, job: JobRecord, record: ClusterRecord | None) -> JobRecord:
+        """A job left unfinished by a cluster that is gone (or going): recorded KILLED, with why."""
+        state = "gone" if record is None else record.state
+        job.state, job.finished_at = "KILLED", utc_now()
+        job.message = f"its cluster {job.cluster} is {state}" + (f"; {job.message}" if job.message else "")
+        self.clusters.cloud.records.save_job(job)
+        return job
+
+    def _save_log(self, record: ClusterRecord, ctx: JobContext, engine: JobEngine, job: JobRecord) -> None:
+        try:
+            history.finish(self._work(record), ctx.remote(engine.driver(ctx)), job,
+                           lambda offset: engine.logs(ctx, job, offset))
+        except (HeatdeployError, LookupError) as exc:  # what the shipper sent so far stays readable
+            self.clusters.emit(Event("warning", message=f"job {job.id}: the end of the driver's log was not "
+                                                        f"saved: {exc}"))
 
     def _collect(self, store: ObjectStore, remote: Remote, job: JobRecord) -> None:
         staged = data.staged_names(job.args)[1]
@@ -219,7 +247,11 @@ class JobManager:
         return job
 
     def logs(self, job_id: str, offset: int = 0) -> bytes:
+        """The driver's log from byte ``offset`` on: from the cluster while the job may still write it,
+        from Swift once it was saved or the cluster is gone (then up to the last chunk sent)."""
         job, record = self.load(job_id)
+        if job.log_saved or record is None or record.state != "active":
+            return self.clusters.cloud.records.job_log(job.id, offset)
         with self._context(record) as (ctx, engine):
             return engine.logs(ctx, job, offset)
 
@@ -227,6 +259,8 @@ class JobManager:
         job, record = self.load(job_id)
         if job.state in FINAL:
             return job
+        if record is None or record.state != "active":
+            return self._orphaned(job, record)
         with self._context(record) as (ctx, engine):
             engine.cancel(ctx, job)
         self._work(record).save_job(job)
@@ -239,14 +273,31 @@ class JobManager:
             return []
         store = self._work(record)
         ended = [job for job in store.list_jobs(cluster) if job.state not in FINAL]
+        if ended and record.state == "active":
+            with self._context(record) as (ctx, engine):
+                for job in ended:
+                    self._save_log(record, ctx, engine, job)
         for job in ended:
             job.state, job.message, job.finished_at = "KILLED", reason, utc_now()
             store.save_job(job)
         return ended
 
+    def purge(self, cluster: str) -> builtins.list[str]:
+        """Delete the records and saved logs of every job of ``cluster``; returns their ids."""
+        records = self.clusters.cloud.records
+        jobs = records.list_jobs(cluster)
+        for job in jobs:
+            records.delete_job(job.id)
+        return [job.id for job in jobs]
+
     def list(self, cluster: str | None = None) -> builtins.list[JobRecord]:
         return sorted(self.clusters.cloud.records.list_jobs(cluster), key=lambda j: j.id)
 
+
+
+def _after(seconds: int) -> str:
+    moment = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def run_transient(clusters: ClusterManager, loaded: LoadedSpec, request: JobSpec, timeout: float,
@@ -274,15 +325,17 @@ def run_transient(clusters: ClusterManager, loaded: LoadedSpec, request: JobSpec
                 job = jobs.cancel(job.id)
             return job
         finally:
-            _abandon_jobs(clusters, name)
+            abandon_jobs(clusters, name, "its transient cluster was deleted before the job ended")
             clusters.emit(Event("phase", message=f"deleting transient cluster {name}"))
             clusters.delete(name, force=True)
 
 
-def _abandon_jobs(clusters: ClusterManager, name: str) -> None:
+def abandon_jobs(clusters: ClusterManager, name: str, reason: str) -> None:
+    """Record the unfinished jobs of cluster ``name`` as KILLED with ``reason``, their logs saved:
+    the cluster is about to be deleted. Never raises: a failure here is a warning."""
     # Teardown goes on whatever happens here: a job record left RUNNING is
     # reported, the cluster left behind would not be.
     try:
-        JobManager(clusters).abandon(name, "its transient cluster was deleted before the job ended")
+        JobManager(clusters).abandon(name, reason)
     except Exception as exc:  # noqa: BLE001 - any failure to record must not stop the deletion
         clusters.emit(Event("warning", message=f"could not record the unfinished jobs of {name} as killed: {exc}"))

@@ -55,6 +55,10 @@ class JobRecord:
     message: str = ""
     engine: dict[str, Any] = field(default_factory=dict)
     """The engine's own bookkeeping (application id, ...)."""
+    deadline: str | None = None
+    """When the job's temp URLs (its direct data, its log's shipping) expire."""
+    log_saved: bool = False
+    """Whether the driver's whole log is in Swift: then it is read from there, cluster or not."""
 
     @property
     def directory(self) -> str:

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from heatdeploy.cloud.auth import AuthError, Trust
-from heatdeploy.cloud.records import ClusterRecord
+from heatdeploy.cloud.records import ClusterRecord, job_log_chunk, job_log_prefix
 from heatdeploy.cloud.stacks import HotLoader, StackError, StackInfo, Stall
 from heatdeploy.cloud.tempurls import PrefixTempURL
 from heatdeploy.plugin.instance import Instance
@@ -293,8 +293,25 @@ class FakeRecords:
         return JobRecord.from_json(data) if data is not None else None
 
     def list_jobs(self, cluster: str | None = None) -> list[JobRecord]:
-        jobs = [JobRecord.from_json(v) for k, v in sorted(self.objects.items()) if k.startswith("jobs/")]
+        jobs = [JobRecord.from_json(v) for k, v in sorted(self.objects.items())
+                if k.startswith("jobs/") and k.endswith(".json") and k.count("/") == 1]
         return [j for j in jobs if cluster is None or j.cluster == cluster]
+
+    def delete_job(self, job_id: str) -> None:
+        for offset, _ in self.job_log_chunks(job_id):
+            del self.objects[job_log_chunk(job_id, offset)]
+        self.objects.pop(f"jobs/{job_id}.json", None)
+
+    def save_job_log(self, job_id: str, offset: int, data: bytes) -> None:
+        self.objects[job_log_chunk(job_id, offset)] = data
+
+    def job_log_chunks(self, job_id: str) -> list[tuple[int, int]]:
+        prefix = job_log_prefix(job_id)
+        return sorted((int(k[len(prefix):]), len(v)) for k, v in self.objects.items() if k.startswith(prefix))
+
+    def job_log(self, job_id: str, offset: int = 0) -> bytes:
+        data = b"".join(self.objects[job_log_chunk(job_id, start)] for start, _ in self.job_log_chunks(job_id))
+        return data[offset:]
 
 
 class FakeObjectStore:

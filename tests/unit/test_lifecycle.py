@@ -119,7 +119,7 @@ class ToyJobs:
         return ("SUCCEEDED", "done") if code == "0" else ("RUNNING", "running")
 
     def logs(self, ctx: JobContext, job: JobRecord, offset: int = 0) -> bytes:
-        return b""
+        return ctx.remote(self.driver(ctx)).run(["cat", f"{job.directory}/driver.log"]).stdout.encode()[offset:]
 
     def cancel(self, ctx: JobContext, job: JobRecord) -> None:
         pass
@@ -272,7 +272,7 @@ class LifecycleTest(OnFakeCloud):
         self.assertIsNone(self.cloud.stacks.find("toy"))
         self.assertEqual(self.cloud.records.objects, {})
         self.assertEqual(self.cloud.trusts, {})
-        self.assertFalse((self.keys / "fake-project" / "toy" / "id_ed25519").exists())
+        self.assertEqual(list(self.keys.iterdir()), [], "no empty per-cluster or per-project folder is left")
         with self.assertRaisesRegex(ClusterError, "no cluster named toy"):
             self.manager.delete("toy")
 
@@ -507,9 +507,9 @@ class JobsTest(OnFakeCloud):
             f"{shlex.split(text)[1]}/{name}\0" for name in ("part 0", "sub/part-1"))
         done = jobs.status(job.id)
         self.assertEqual(done.state, "SUCCEEDED")
-        self.assertEqual(self.instances.recorder.commands("toy-master-0")[-1], [
+        self.assertIn([
             "curl", "-fsS", "--fail-early", "--globoff", "--retry", "3", "-T", f"{folder}/output/part 0",
-            "-T", f"{folder}/output/sub/part-1", "-K", "-"])
+            "-T", f"{folder}/output/sub/part-1", "-K", "-"], self.instances.recorder.commands("toy-master-0"))
         self.assertEqual(self.cloud.records.load_job(job.id).state, "SUCCEEDED")
         self.assertIn("results", self.cloud.store.containers)
         self.assertEqual([j.id for j in jobs.list("toy")], [job.id])
@@ -555,6 +555,61 @@ class JobsTest(OnFakeCloud):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class JobHistoryTest(OnFakeCloud):
+    def ended_job(self) -> JobRecord:
+        jobs = JobManager(self.manager)
+        self.manager.launch(self.spec())
+        job = jobs.run("toy", JobSpec(type="shell", binary="swift://c/job.sh"))
+        log = "".join(f"line {n}\n" for n in range(40))
+        self.instances.responses.commands["cat"] = lambda instance, text: (
+            log if text.endswith("driver.log") else "0")
+        return jobs.status(job.id)
+
+    def test_an_ended_jobs_log_is_saved_and_read_after_its_cluster_is_deleted(self) -> None:
+        job = self.ended_job()
+        self.assertTrue(job.log_saved)
+        master = self.instances.recorder.commands("toy-master-0")
+        self.assertTrue(any(c[:2] == ["sh", "-c"] and "shipper.pid" in c[2] and c[3] == "stop" for c in master),
+                        "the shipper is stopped before the rest is sent")
+        self.manager.delete("toy")
+        jobs = JobManager(self.manager)
+        self.assertEqual(jobs.logs(job.id, 8), "".join(f"line {n}\n" for n in range(40)).encode()[8:])
+        self.assertEqual(jobs.status(job.id).state, "SUCCEEDED")
+        self.assertEqual([j.id for j in jobs.list("toy")], [job.id])
+
+    def test_a_running_job_whose_cluster_is_gone_is_recorded_killed(self) -> None:
+        jobs = JobManager(self.manager)
+        self.manager.launch(self.spec())
+        job = jobs.run("toy", JobSpec(type="shell", binary="swift://c/job.sh"))
+        self.manager.delete("toy")
+        gone = jobs.status(job.id)
+        self.assertEqual((gone.state, gone.message), ("KILLED", "its cluster toy is gone"))
+        self.assertEqual(jobs.cancel(job.id).state, "KILLED")
+        self.assertEqual(jobs.logs(job.id), b"", "nothing was shipped: an empty log, not an error")
+
+    def test_the_log_shipper_is_started_with_a_url_for_the_jobs_log_only(self) -> None:
+        jobs = JobManager(self.manager)
+        self.manager.launch(self.spec())
+        job = jobs.run("toy", JobSpec(type="shell", binary="swift://c/job.sh", timeout=100))
+        conf = self.instances.recorder.file("toy-master-0", f"{job.directory}/log.conf") or ""
+        self.assertIn(f"export HEATDEPLOY_LOG_URL=https://object-store.invalid/v1/AUTH_fake/heatdeploy/jobs/"
+                      f"{job.id}/log/\n", conf)
+        self.assertIn("method=PUT", conf)
+        self.assertIn("temp_url_expires=700", conf, "the job's timeout and the grace")
+        start = [c for c in self.instances.recorder.commands("toy-master-0") if c[:2] == ["sh", "-c"]
+                 and c[3:4] == ["start"] and "shipper.pid" in c[2]]
+        self.assertEqual(len(start), 1)
+        self.assertNotIn("temp_url", " ".join(start[0]), "no URL on a command line")
+
+    def test_purge_deletes_the_clusters_job_records_and_logs(self) -> None:
+        job = self.ended_job()
+        other = self.cloud.records
+        self.assertTrue(other.job_log_chunks(job.id))
+        self.assertEqual(JobManager(self.manager).purge("toy"), [job.id])
+        self.assertIsNone(other.load_job(job.id))
+        self.assertEqual(other.job_log_chunks(job.id), [])
 
 
 class CommandLineTest(OnFakeCloud):

@@ -1,0 +1,74 @@
+"""The driver log's shipper, run by sh with the real curl against a real HTTP server on loopback."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import shlex
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+from pathlib import Path
+
+from heatdeploy.jobs.history import SHIP_SCRIPT
+
+
+class _Store(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # answers curl's "Expect: 100-continue" at once, as Swift does
+    received: dict[str, list[bytes]]
+
+    def do_PUT(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.setdefault(self.path, []).append(body)
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class ShipperTest(unittest.TestCase):
+    def setUp(self) -> None:
+        self.received: dict[str, list[bytes]] = {}
+        handler = type("Handler", (_Store,), {"received": self.received})
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.addCleanup(self.server.server_close)
+        self.addCleanup(self.server.shutdown)
+        self.folder = Path(self.enterContext(tempfile.TemporaryDirectory()))
+        base = f"http://127.0.0.1:{self.server.server_address[1]}/v1/AUTH_x/heatdeploy/jobs/j/log/"
+        (self.folder / "log.conf").write_text(f"export HEATDEPLOY_LOG_URL={shlex.quote(base)}\n"
+                                              "export HEATDEPLOY_LOG_QUERY='temp_url_sig=s&temp_url_expires=9'\n")
+
+    def ship(self, deadline: float, chunk: int = 10) -> None:
+        subprocess.run(["sh", "-c", SHIP_SCRIPT, "ship", str(self.folder), str(int(deadline)), str(chunk)],
+                       check=True, timeout=30, capture_output=True)
+
+    def test_an_ended_drivers_log_is_sent_in_chunks_named_by_offset(self) -> None:
+        (self.folder / "driver.log").write_bytes(b"0123456789abcdefghijXYZ")
+        (self.folder / "exit_status").write_text("0\n")
+        self.ship(deadline=time.time() + 60)
+        prefix = "/v1/AUTH_x/heatdeploy/jobs/j/log/"
+        query = "?temp_url_sig=s&temp_url_expires=9"
+        self.assertEqual(self.received, {f"{prefix}{0:016d}{query}": [b"0123456789"],
+                                         f"{prefix}{10:016d}{query}": [b"abcdefghij"],
+                                         f"{prefix}{20:016d}{query}": [b"XYZ"]})
+        self.assertFalse((self.folder / "log.part").exists())
+
+    def test_a_running_drivers_growing_chunk_is_sent_until_the_deadline(self) -> None:
+        (self.folder / "driver.log").write_bytes(b"start\n")
+        (self.folder / "pid").write_text(f"{os.getpid()}\n")  # alive: only the deadline ends the shipper
+        self.ship(deadline=time.time())
+        self.assertEqual(list(self.received.values()), [[b"start\n"]])
+
+    def test_no_log_yet_sends_nothing(self) -> None:
+        (self.folder / "exit_status").write_text("1\n")
+        self.ship(deadline=time.time() + 60)
+        self.assertEqual(self.received, {})
+
+
+if __name__ == "__main__":
+    unittest.main()
