@@ -68,12 +68,12 @@ def cmd_run(args: argparse.Namespace, progress: Progress) -> int:
         progress(Event("phase", message=f"waiting for {job.id}"))
         job = jobs.wait(job.id, args.timeout)
         if job.state != "SUCCEEDED":
-            _show_tail(jobs, job, progress)
+            show_tail(jobs, job, progress)
     progress.result(asdict(job), _text(job))
     return ExitStatus.OK if not args.wait or job.state == "SUCCEEDED" else ExitStatus.FAILED
 
 
-def _show_tail(jobs: JobManager, job: JobRecord, progress: Progress) -> None:
+def show_tail(jobs: JobManager, job: JobRecord, progress: Progress) -> None:
     """The last lines of a job's driver log: why it did not succeed, in its own words."""
     lines = jobs.logs(job.id).decode(errors="replace").splitlines()[-TAIL_LINES:]
     if progress.json:

@@ -57,6 +57,7 @@ def _launch_with_job(args: argparse.Namespace, progress: Progress, clusters: Clu
                      loaded: LoadedSpec, job_file: JobSpec) -> int:
     from dataclasses import asdict
 
+    from heatdeploy.cli.jobs import show_tail
     from heatdeploy.jobs.manager import JobManager, run_transient
 
     request = job_file
@@ -69,6 +70,8 @@ def _launch_with_job(args: argparse.Namespace, progress: Progress, clusters: Clu
         jobs = JobManager(clusters)
         job = jobs.wait(jobs.run(loaded.spec.name, request).id, job_file.timeout)
     assert job is not None
+    if job.state != "SUCCEEDED":
+        show_tail(JobManager(clusters), job, progress)  # from Swift: a transient cluster is gone by now
     progress.result(asdict(job), f"{job.id}: {job.state}\n  {job.message}")
     return ExitStatus.OK if job.state == "SUCCEEDED" else ExitStatus.FAILED
 

@@ -69,11 +69,15 @@ def words(seed: int, lines: int) -> str:
                    for _ in range(lines))
 
 
-def proxy_reads(local_cloud: LocalCloud, container: str, prefix: str) -> collections.Counter[str]:
-    """Bytes the Swift proxy sent for GETs of objects under ``container/prefix``, per client address."""
+def proxy_reads(local_cloud: LocalCloud, container: str, prefix: str, since: int) -> collections.Counter[str]:
+    """Bytes the Swift proxy sent for GETs of objects under ``container/prefix``, per client address,
+    from byte ``since`` of its log on."""
     sent: collections.Counter[str] = collections.Counter()
     marker = f"/{container}/{urllib.parse.quote(prefix)}"
-    for line in local_cloud.state.log("swift-proxy").read_text(errors="replace").splitlines():
+    with local_cloud.state.log("swift-proxy").open("rb") as log:
+        log.seek(since)
+        text = log.read().decode(errors="replace")
+    for line in text.splitlines():
         fields = line.split()  # proxy-server: client remote date method path protocol status ... sent ...
         if len(fields) > 12 and fields[0] == "proxy-server:" and fields[4] == "GET" and marker in fields[5]:
             sent[fields[1]] += int(fields[12]) if fields[12].isdigit() else 0
@@ -102,6 +106,7 @@ def test_executors_read_their_share_of_swift_and_write_parts(cluster: str, swift
         swift.put_object("ft-direct", name, text.encode())
     size = sum(len(text.encode()) for text in corpus.values())
     assert len(corpus["corpus/big.txt"]) > 4 * 65536, "the big object spans several splits"
+    since = local_cloud.state.log("swift-proxy").stat().st_size
     status, job = run_job(cluster, JOBS / "wordcount_direct.py", "--input", "swift://ft-direct/corpus/",
                           "--output", "swift://ft-results/direct", "--wait", "--", "65536")
     assert status == 0 and job["state"] == "SUCCEEDED", job
@@ -109,7 +114,7 @@ def test_executors_read_their_share_of_swift_and_write_parts(cluster: str, swift
     assert names == ["_SUCCESS", "part-00000", "part-00001", "part-00002"], names
     counts = {word: int(n) for word, n in (line.split("\t") for line in lines)}
     assert counts == dict(collections.Counter(" ".join(corpus.values()).split()))
-    reads = proxy_reads(local_cloud, "ft-direct", "corpus/")
+    reads = proxy_reads(local_cloud, "ft-direct", "corpus/", since)
     assert set(reads) <= worker_addresses(cluster), f"only executors read the input: {reads}"
     assert len(reads) >= 2, f"the splits were read in parallel by several executors: {reads}"
     assert 1.0 <= sum(reads.values()) / size <= 1.05, f"each byte fetched about once: {reads}, input {size}"
@@ -171,7 +176,8 @@ def test_hostile_object_names_fail_the_job_and_write_nothing(cluster: str, swift
     session.put(url, data=b"x")
     assert swift.get_container("ft-hostile", prefix="in/")[1][0]["name"] == f"in/{hostile}"
     try:
-        status, error = run_job(cluster, JOBS / "pi.py", "--input", "swift://ft-hostile/in/", "--wait")
+        status, error = run_job(cluster, JOBS / "pi.py", "--input", "swift://ft-hostile/in/", "--wait", "--",
+                                "{input}")  # staged: the object's name would become a path
     finally:
         session.delete(url)
     assert (status, error["event"]) == (1, "error"), error
@@ -195,8 +201,13 @@ def test_pi_result_shows_in_the_log(cluster: str) -> None:
 
 
 def test_failing_job_ends_failed_with_its_error(cluster: str) -> None:
-    status, job = run_job(cluster, JOBS / "fail.py", "--wait")
+    status, lines, _ = heatdeploy("job", "run", cluster, "--type", "spark", "--binary", str(JOBS / "fail.py"),
+                                  "--os-cloud", CLOUD, "--wait", check=False, timeout=900)
+    job = result_of(lines)
     assert status == 1 and job["state"] == "FAILED", job
+    shown = [line["line"] for line in lines if line["event"] == "log"]
+    assert any("ValueError: deliberate failure in the job" in line for line in shown), "the driver's last lines"
+    assert len(shown) <= 20
     logs = subprocess.run([sys.executable, "-m", "heatdeploy", "job", "logs", job["id"], "--os-cloud", CLOUD],
                           cwd=ROOT, capture_output=True, text=True, timeout=120, check=True).stdout
     assert "ValueError: deliberate failure in the job" in logs
@@ -233,10 +244,27 @@ def test_transient_cluster_is_deleted_whatever_the_job_does(local_cloud: LocalCl
     status, lines, _ = heatdeploy("launch", str(spec_path), "--os-cloud", CLOUD, "--job", str(job_path),
                                   "--transient", check=False, timeout=900)
     assert status == expected_status, lines
-    assert result_of(lines)["state"] == expected_state
+    job, launched = result_of(lines), lines
+    assert job["state"] == expected_state
     assert any(line.get("message", "").startswith("deleting transient cluster") for line in lines)
     heat = heat_for(local_cloud.session("demo", "demo"))
     assert not [s for s in heat.stacks.list() if s.stack_name == name]
+    # The cluster is gone; its job's record and driver log are not.
+    _, lines, _ = heatdeploy("job", "status", job["id"], "--os-cloud", CLOUD)
+    assert result_of(lines)["state"] == expected_state
+    _, lines, _ = heatdeploy("job", "logs", job["id"], "--os-cloud", CLOUD)
+    logged = [line["line"] for line in lines if line["event"] == "log"]
+    assert all(line["stream"] == "driver" for line in lines if line["event"] == "log")
+    wanted = "Pi is roughly 3.1416" if expected_state == "SUCCEEDED" else "ValueError: deliberate failure"
+    assert any(wanted in line for line in logged), logged[-20:]
+    total = sum(len(line.encode()) + 1 for line in logged)
+    assert total - 1 <= result_of(lines)["bytes"] <= total, "every byte of the log, as lines"
+    if expected_state == "FAILED":
+        assert any(wanted in line.get("line", "") for line in launched), "launch --transient showed the tail"
+    _, lines, _ = heatdeploy("delete", name, "--purge-jobs", "--os-cloud", CLOUD)
+    assert result_of(lines)["jobs_purged"] == [job["id"]]
+    status, lines, _ = heatdeploy("job", "status", job["id"], "--os-cloud", CLOUD, check=False)
+    assert (status, result_of(lines)["message"]) == (1, f"no job {job['id']}")
     assert {t.id for t in local_cloud.admin().trusts.list()} <= trusts_before
     assert not instance_pids(local_cloud, f"{name}-")
     _, lines, _ = heatdeploy("list", "--os-cloud", CLOUD)

@@ -102,6 +102,13 @@ class DirectDataTest(unittest.TestCase):
         self.assertEqual(direct.environment, {"HEATDEPLOY_INPUT_URLS": "/var/lib/heatdeploy/jobs/job-1/input.urls"})
         self.assertEqual(direct.files["input.urls"], "".join(o["url"] + "\n" for o in objects))
 
+    def test_hostile_object_names_are_percent_encoded_in_every_url(self) -> None:
+        self.store.objects[("data", "in/x\nurl = file:///etc/hostname\n../../y")] = b"x"
+        direct = data.direct_data(self.store, _job(inputs={"": "swift://data/in/"}), 60)
+        listing = direct.files["input.urls"]
+        self.assertEqual(len(listing.splitlines()), 3, "one line per object, whatever its name")
+        self.assertIn("/in/x%0Aurl%20%3D%20file%3A///etc/hostname%0A../../y?", listing)
+
     def test_a_one_object_input_is_that_object_only(self) -> None:
         direct = data.direct_data(self.store, _job(inputs={"one": "swift://data/one.txt"}), 60)
         (only,) = direct.manifest["inputs"]["one"]["objects"]
