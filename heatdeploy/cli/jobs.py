@@ -129,7 +129,7 @@ def add_commands(sub: Any) -> None:
     p = command(commands, "run", cmd_run, "run a job on a cluster",
                 "heatdeploy job run spark-demo --type spark --binary wordcount.py "
                 "--input swift://data/book.txt --output swift://results/wc --wait -- {input} {output}")
-    p.add_argument("cluster", metavar="CLUSTER")
+    p.add_argument("cluster", metavar="CLUSTER", help="the cluster to run the job on")
     p.add_argument("--type", required=True, help=_LazyHelp("job type, which the cluster's framework must run: ",
                                                            _job_types))
     p.add_argument("--binary", required=True, metavar="FILE|swift://C/O",
@@ -154,12 +154,12 @@ def add_commands(sub: Any) -> None:
             ("status", cmd_status, "show a job's state, read from the cluster", "heatdeploy job status JOB"),
             ("cancel", cmd_cancel, "stop a job on the cluster", "heatdeploy job cancel JOB")):
         p = command(commands, name, handler, help_text, example)
-        p.add_argument("id", metavar="JOB")
+        p.add_argument("id", metavar="JOB", help="the job's id, as job run printed it")
         cloud_options(p)
         format_option(p)
 
     p = command(commands, "logs", cmd_logs, "print a job's log", "heatdeploy job logs JOB --follow")
-    p.add_argument("id", metavar="JOB")
+    p.add_argument("id", metavar="JOB", help="the job's id, as job run printed it")
     p.add_argument("--follow", action="store_true", help="keep printing until the job ends")
     cloud_options(p)
     format_option(p)
