@@ -11,7 +11,8 @@ import sys
 from importlib.metadata import version as package_version
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent / "_ext"))
+# The checkout being built is what autodoc documents, even when another copy is installed.
+sys.path[:0] = [str(Path(__file__).parents[1]), str(Path(__file__).parent / "_ext")]
 
 project = "heatdeploy"
 author = "heatdeploy authors"
