@@ -48,8 +48,12 @@ class GraphDirective(SphinxDirective):
         if "steps" in self.options:
             command += ["--steps", self.options["steps"]]
         self.env.note_dependency(str(ROOT / spec))
+        try:
+            code = heatdeploy_output(command)
+        except RuntimeError as exc:
+            raise self.error(str(exc)) from exc
         node = graphviz()
-        node["code"] = heatdeploy_output(command)
+        node["code"] = code
         node["options"] = {"docname": self.env.docname}
         node["alt"] = self.options.get("alt", "heatdeploy " + " ".join(command))
         return [node]
@@ -74,10 +78,13 @@ class ApiDirective(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         lines = StringList()
-        for module, exported in exports_by_module().items():
-            title = f"``{module}``"
-            for line in [title, "-" * len(title), "", *(line for export in exported for line in api_entry(export))]:
-                lines.append(line, "<heatdeploy-api>")
+        try:
+            for module, exported in exports_by_module().items():
+                title = f"``{module}``"
+                for line in [title, "-" * len(title), "", *(line for export in exported for line in api_entry(export))]:
+                    lines.append(line, "<heatdeploy-api>")
+        except RuntimeError as exc:
+            raise self.error(str(exc)) from exc
         return list(nested_parse_to_nodes(self.state, lines, allow_section_headings=True))
 
 
