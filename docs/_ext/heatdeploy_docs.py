@@ -6,6 +6,8 @@
 - ``heatdeploy-api``: autodoc entries for every name in ``heatdeploy.__all__``,
   grouped by the module that defines it, so a new export is documented
   without editing the docs.
+- The user guide's section ids become labels, so the README's ``(#section)``
+  links still work once the README is split into pages.
 """
 
 from __future__ import annotations
@@ -135,8 +137,8 @@ def api_entry(export: Export) -> list[str]:
         return [f".. autoclass:: {target}", "   :members:", "   :undoc-members:", "   :show-inheritance:", ""]
     if inspect.isfunction(value):
         return [f".. autofunction:: {target}", ""]
-    # Type aliases, renamed imports and pluggy's marker: the docstring written
-    # under the assignment in the defining module.
+    # Type aliases and pluggy's marker: autodoc would look for their docstring in
+    # heatdeploy/__init__.py; it is under the assignment in the defining module.
     lines = [f".. py:data:: {target}"]
     if not repr(value).startswith("<"):
         lines.append(f"   :value: {value!r}")
@@ -175,7 +177,7 @@ def label_user_guide_sections(app: Sphinx, doctree: nodes.document) -> None:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
-    """Register the directives."""
+    """Register the directives and the user guide's labels."""
     app.setup_extension("sphinx.ext.autodoc")
     app.setup_extension("sphinx.ext.graphviz")
     app.add_directive("heatdeploy-graph", GraphDirective)
