@@ -7,9 +7,14 @@ command line from its argparse parser, the pictures from ``heatdeploy graph``
 and the release notes from releasenotes/notes (reno).
 """
 
+import os
 import sys
 from importlib.metadata import version as package_version
 from pathlib import Path
+
+# The references describe heatdeploy with its built-in plugins, whatever else is
+# installed next to the docs tools (the CLI lists the job types plugins bring).
+os.environ["HEATDEPLOY_LOAD_PLUGINS"] = "spark,hadoop"
 
 # The checkout being built is what autodoc documents, even when another copy is installed.
 sys.path[:0] = [str(Path(__file__).parents[1]), str(Path(__file__).parent / "_ext")]
