@@ -54,10 +54,6 @@ myst_enable_extensions = ["colon_fence"]
 graphviz_output_format = "svg"
 
 autodoc_member_order = "bysource"
-# An annotation naming the builtin ``type`` (ConfigOption.type) matches every
-# documented attribute called ``type`` (JobSpec.type, Volumes.type, ...): the
-# Python domain reports that as ambiguous although the link goes to the builtin.
-suppress_warnings = ["ref.python"]
 autodoc_typehints = "signature"
 
 html_theme = "alabaster"

@@ -8,11 +8,14 @@
   without editing the docs.
 - The user guide's section ids become labels, so the README's ``(#section)``
   links still work once the README is split into pages.
+- A builtin named in an annotation is the builtin, not a documented attribute
+  that happens to share its name.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 import inspect
 import os
 import subprocess
@@ -25,6 +28,7 @@ from typing import Any, ClassVar
 from docutils import nodes
 from docutils.parsers.rst import directives
 from docutils.statemachine import StringList
+from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.ext.graphviz import graphviz
 from sphinx.pycode import ModuleAnalyzer
@@ -176,11 +180,25 @@ def label_user_guide_sections(app: Sphinx, doctree: nodes.document) -> None:
                 std.anonlabels[label] = (docname, label)
 
 
+def builtins_mean_builtins(app: Sphinx, doctree: nodes.document) -> None:
+    """Keep an annotation naming a builtin (``type: type``) from linking to an attribute of that name.
+
+    Sphinx looks such a name up in the class it appears in and then by
+    suffix, so ``ConfigOption.type: type`` would link to itself or to
+    ``JobSpec.type``; without that context the builtin stays plain text.
+    """
+    for ref in doctree.findall(addnodes.pending_xref):
+        if ref.get("refdomain") == "py" and hasattr(builtins, ref.get("reftarget", "")):
+            ref.attributes.pop("refspecific", None)
+            ref["py:module"] = ref["py:class"] = None
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
-    """Register the directives and the user guide's labels."""
+    """Register the directives and the doctree fixes."""
     app.setup_extension("sphinx.ext.autodoc")
     app.setup_extension("sphinx.ext.graphviz")
     app.add_directive("heatdeploy-graph", GraphDirective)
     app.add_directive("heatdeploy-api", ApiDirective)
     app.connect("doctree-read", label_user_guide_sections)
+    app.connect("doctree-read", builtins_mean_builtins)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
