@@ -34,6 +34,7 @@ class Event:
 
 
 EventSink = Callable[[Event], None]
+"""What the library reports progress to (``on_event``): called with each :class:`~heatdeploy.Event`, in order."""
 
 
 def ignore(event: Event) -> None:

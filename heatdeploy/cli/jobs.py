@@ -182,7 +182,7 @@ def add_commands(sub: Any) -> None:
                 "--input swift://data/books/ --output swift://results/wc --wait\n"
                 "  (wordcount.py: lines = heatdeploy_job.read_text(spark); ...; "
                 "heatdeploy_job.write_text(counts))")
-    p.add_argument("cluster", metavar="CLUSTER")
+    p.add_argument("cluster", metavar="CLUSTER", help="the cluster to run the job on")
     p.add_argument("--type", required=True, help=_LazyHelp("job type, which the cluster's framework must run: ",
                                                            _job_types))
     p.add_argument("--binary", required=True, metavar="FILE|swift://C/O",
@@ -213,7 +213,7 @@ def add_commands(sub: Any) -> None:
                                    "(also once the cluster is gone)", "heatdeploy job status JOB"),
             ("cancel", cmd_cancel, "stop a job on the cluster", "heatdeploy job cancel JOB")):
         p = command(commands, name, handler, help_text, example)
-        p.add_argument("id", metavar="JOB")
+        p.add_argument("id", metavar="JOB", help="the job's id, as job run printed it")
         cloud_options(p)
         format_option(p)
 
@@ -221,7 +221,7 @@ def add_commands(sub: Any) -> None:
                 "print a job's driver log: from the cluster while the job runs, then from Swift, where it is "
                 "kept after the cluster is gone (--format json: one event per line)",
                 "heatdeploy job logs JOB --follow")
-    p.add_argument("id", metavar="JOB")
+    p.add_argument("id", metavar="JOB", help="the job's id, as job run printed it")
     p.add_argument("--follow", action="store_true", help="keep printing until the job ends")
     cloud_options(p)
     format_option(p)

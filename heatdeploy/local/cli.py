@@ -38,7 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "HTTP health check, and the running local instances.",
         epilog="example: heatdeploy local status --format json")
     status.add_argument("--dir", type=Path, help=_DIR_HELP)
-    status.add_argument("--format", choices=("text", "json"), default="text")
+    status.add_argument("--format", choices=("text", "json"), default="text",
+                        help="json prints the whole report as one JSON document")
     status.set_defaults(handler=_status)
 
     down = commands.add_parser(

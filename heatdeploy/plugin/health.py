@@ -15,6 +15,8 @@ _RANK = {"green": 0, "yellow": 1, "red": 2}
 
 @dataclass(frozen=True)
 class Health:
+    """What a health check found: ``green``, ``yellow`` or ``red``, and a message saying why."""
+
     status: Colour
     message: str
 

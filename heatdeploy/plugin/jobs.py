@@ -18,6 +18,7 @@ from heatdeploy.plugin.context import ClusterContext
 from heatdeploy.plugin.instance import Instance
 
 State = Literal["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "KILLED"]
+"""A job's state; ``SUCCEEDED``, ``FAILED`` and ``KILLED`` are final."""
 FINAL: tuple[State, ...] = ("SUCCEEDED", "FAILED", "KILLED")
 JOBS_DIR = "/var/lib/heatdeploy/jobs"
 
