@@ -1,4 +1,4 @@
-"""The command line's job binary commands: ``heatdeploy binary upload``.
+"""The command line's job binary commands: ``heatdeploy binary upload|list|delete|prune``.
 
 Like the lifecycle commands, these import the cloud libraries (keystoneauth,
 swiftclient) only when they run, so ``validate`` and ``render`` stay quick.
@@ -7,6 +7,7 @@ swiftclient) only when they run, so ``validate`` and ``render`` stay quick.
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from typing import Any, TextIO
 from heatdeploy.cli.options import cloud_options, command, format_option
 from heatdeploy.cli.output import Progress
 from heatdeploy.errors import ExitStatus, UsageError
+from heatdeploy.events import Event
 
 _BAR_WIDTH = 30
 _JSON_EVERY = 1.0
@@ -75,6 +77,67 @@ def cmd_upload(args: argparse.Namespace, progress: Progress) -> int:
     return ExitStatus.OK
 
 
+def _in_use(session: Any, region: str | None) -> set[str]:
+    """The binaries of recorded jobs that have not ended: never deleted."""
+    from heatdeploy.cloud.records import Records
+    from heatdeploy.plugin.jobs import FINAL
+
+    return {job.binary for job in Records(session, region).list_jobs() if job.state not in FINAL}
+
+
+def _table(binaries: list[Any]) -> str:
+    return "\n".join(f"{b.url}  {b.size} bytes  {b.to_dict()['modified']}" for b in binaries)
+
+
+def cmd_list(args: argparse.Namespace, progress: Progress) -> int:
+    from heatdeploy.cloud.auth import load_cloud
+    from heatdeploy.cloud.binary_catalog import list_binaries
+
+    cloud = load_cloud(args.os_cloud)
+    found = list_binaries(cloud.session, args.container, cloud.region)
+    progress.result({"binaries": [b.to_dict() for b in found]}, _table(found) or f"no binaries in {args.container}")
+    return ExitStatus.OK
+
+
+def cmd_delete(args: argparse.Namespace, progress: Progress) -> int:
+    from heatdeploy.cloud.auth import load_cloud
+    from heatdeploy.cloud.binary_catalog import delete_binary
+
+    cloud = load_cloud(args.os_cloud)
+    delete_binary(cloud.session, args.url, _in_use(cloud.session, cloud.region), cloud.region)
+    progress.result({"deleted": [args.url]}, f"{args.url} deleted")
+    return ExitStatus.OK
+
+
+def cmd_prune(args: argparse.Namespace, progress: Progress) -> int:
+    from heatdeploy.cloud.auth import load_cloud
+    from heatdeploy.cloud.binary_catalog import delete_binary, list_binaries, stale
+
+    cloud = load_cloud(args.os_cloud)
+    in_use = _in_use(cloud.session, cloud.region)
+    doomed = stale(list_binaries(cloud.session, args.container, cloud.region), args.older_than, in_use)
+    if not args.dry_run:
+        for binary in doomed:
+            progress(Event("phase", message=f"deleting {binary.url}"))
+            delete_binary(cloud.session, binary.url, in_use, cloud.region)
+    verb = "would delete" if args.dry_run else "deleted"
+    text = f"{verb} {len(doomed)} binar{'y' if len(doomed) == 1 else 'ies'}" + "".join(
+        f"\n  {b.url}" for b in doomed)
+    progress.result({"deleted" if not args.dry_run else "would_delete": [b.url for b in doomed]}, text)
+    return ExitStatus.OK
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _duration(value: str) -> datetime.timedelta:
+    """``30d``, ``12h``, ``90m``, ``3600s`` or plain seconds."""
+    number, unit = (value[:-1], value[-1]) if value[-1:] in _UNITS else (value, "s")
+    if not number.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a duration such as 30d, 12h, 90m or 3600s, got {value!r}")
+    return datetime.timedelta(seconds=int(number) * _UNITS[unit])
+
+
 def _positive(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
@@ -99,3 +162,34 @@ def add_commands(sub: Any) -> None:
                    help=f"segments sent at once (default: {DEFAULT_THREADS})")
     cloud_options(p, trustee=False)
     format_option(p)
+
+    p = command(binary_sub, "list", cmd_list, "list the binaries heatdeploy uploaded, with size and upload time",
+                "heatdeploy binary list --os-cloud heatdeploy-local")
+    _container_option(p)
+    cloud_options(p, trustee=False)
+    format_option(p)
+
+    p = command(binary_sub, "delete", cmd_delete,
+                "delete a binary (and its segments); refused while a recorded job that has not ended uses it",
+                "heatdeploy binary delete swift://heatdeploy-binaries/sha256/ab12.../wordcount.py")
+    p.add_argument("url", metavar="swift://C/O", help="the binary's reference, as binary upload or list printed it")
+    cloud_options(p, trustee=False)
+    format_option(p)
+
+    p = command(binary_sub, "prune", cmd_prune,
+                "delete the binaries uploaded longer ago than --older-than, except those of jobs that have "
+                "not ended (a cluster's delete keeps binaries: other clusters' jobs may share them)",
+                "heatdeploy binary prune --older-than 30d --dry-run")
+    p.add_argument("--older-than", type=_duration, required=True, metavar="AGE",
+                   help="how old a binary must be to go: 30d, 12h, 90m, 3600s")
+    p.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
+    _container_option(p)
+    cloud_options(p, trustee=False)
+    format_option(p)
+
+
+def _container_option(parser: argparse.ArgumentParser) -> None:
+    from heatdeploy.cloud.binaries import DEFAULT_CONTAINER
+
+    parser.add_argument("--container", default=DEFAULT_CONTAINER,
+                        help=f"Swift container (default: {DEFAULT_CONTAINER})")

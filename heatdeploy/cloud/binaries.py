@@ -324,7 +324,8 @@ def _send(session: ks_session.Session, region: str | None, source: Path, ref: Bi
     from swiftclient.service import SwiftUploadObject
 
     options = {
-        "segment_size": segment_size,
+        # None below the segment size: swiftclient would create <container>_segments for nothing.
+        "segment_size": segment_size if ref.size > segment_size else None,
         "use_slo": True,
         "meta": [f"Sha256:{ref.sha256}"],
         "header": ["Content-Type: application/octet-stream"],
@@ -349,8 +350,19 @@ def _delete_segments(conn: swift_client.Connection, ref: BinaryRef) -> None:
 
 
 def _delete(conn: swift_client.Connection, ref: BinaryRef) -> None:
-    """Delete an object and, when it is an SLO, its segments."""
+    """Delete an object and, when it is an SLO, its segments; whatever is not there is no error."""
     from swiftclient.exceptions import ClientException
 
     with contextlib.suppress(ClientException):
-        conn.delete_object(ref.container, ref.name, query_string="multipart-manifest=delete")
+        delete_object(conn, ref.container, ref.name)
+
+
+def delete_object(conn: swift_client.Connection, container: str, name: str) -> None:
+    """Delete object ``name`` and, when it is a static large object, its segments.
+
+    ``multipart-manifest=delete`` only for a manifest: on a plain object Swift
+    answers 200 and deletes nothing.
+    """
+    headers = conn.head_object(container, name)
+    is_slo = str(headers.get("x-static-large-object", "")).lower() == "true"
+    conn.delete_object(container, name, query_string="multipart-manifest=delete" if is_slo else None)

@@ -13,6 +13,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from keystoneauth1 import session as ks_session
@@ -22,7 +23,9 @@ from swiftclient.exceptions import ClientException
 from heatdeploy.cli.main import main
 from heatdeploy.cloud import binaries, object_store, tempurls
 from heatdeploy.cloud.auth import load_cloud
+from heatdeploy.cloud.records import Records
 from heatdeploy.local.state import State
+from heatdeploy.plugin.jobs import JobRecord
 from tests.functional.cloudtools import LocalCloud, poll
 
 MiB = 1024 * 1024
@@ -289,3 +292,40 @@ def test_an_upload_rides_out_a_swift_proxy_paused_mid_way(local_cloud: LocalClou
     assert body == path.read_bytes()
     segments = conn.get_container(f"{container}_segments", full_listing=True)[1]
     assert len(segments) == 4, [s["name"] for s in segments]
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
+    status = main([*argv, "--os-cloud", "heatdeploy-local", "--format", "json"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    return status, lines[-1]
+
+
+def test_list_delete_and_prune_spare_the_binaries_of_running_jobs(
+        local_cloud: LocalCloud, session: ks_session.Session, conn: swift_client.Connection, container: str,
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    small = binaries.upload(session, _file(tmp_path, "small.py", 1000), container)
+    other = binaries.upload(session, _file(tmp_path, "other.py", 2000), container)
+    with pytest.raises(ClientException):  # below the segment size: no segments container at all
+        conn.head_container(f"{container}_segments")
+    status, listed = _cli(capsys, "binary", "list", "--container", container)
+    assert status == 0
+    assert sorted((b["url"], b["size"]) for b in listed["binaries"]) == sorted(
+        [(small.url, 1000), (other.url, 2000)])
+    records = Records(session)
+    running = JobRecord(id=f"job-ft-{uuid.uuid4().hex[:6]}", cluster="ft-none", type="shell", binary=small.url,
+                        state="RUNNING")
+    records.save_job(running)
+    try:
+        status, refused = _cli(capsys, "binary", "delete", small.url)
+        assert (status, refused["event"]) == (1, "error")
+        assert refused["message"] == f"{small.url} is the binary of a running job; delete it once the job has ended"
+        status, pruned = _cli(capsys, "binary", "prune", "--older-than", "0s", "--container", container)
+        assert (status, pruned["deleted"]) == (0, [other.url])
+        status, listed = _cli(capsys, "binary", "list", "--container", container)
+        assert [b["url"] for b in listed["binaries"]] == [small.url]
+        running.state = "SUCCEEDED"
+        records.save_job(running)
+        assert _cli(capsys, "binary", "delete", small.url)[0] == 0
+        assert _cli(capsys, "binary", "list", "--container", container)[1]["binaries"] == []
+    finally:
+        records.delete_job(running.id)

@@ -184,7 +184,8 @@ def test_hostile_object_names_fail_the_job_and_write_nothing(cluster: str, swift
     assert error["message"].startswith("input swift://ft-hostile/in/: object "), error
     assert "\n" not in error["message"], "the name is quoted, so the message stays one line"
     _, lines, _ = heatdeploy("job", "list", cluster, "--os-cloud", CLOUD)
-    failed = [j for j in result_of(lines)["jobs"] if j["inputs"] == {"": "swift://ft-hostile/in/"}]
+    failed = [j for j in result_of(lines)["jobs"] if j["inputs"] == {"": "swift://ft-hostile/in/"}
+              and j["args"] == ["{input}"]]
     assert failed and all(j["state"] == "FAILED" for j in failed), failed
     for target in ("/tmp/pwned", "/tmp/x"):
         probe = subprocess.run([sys.executable, "-m", "heatdeploy", "ssh", cluster, "--os-cloud", CLOUD, "--",

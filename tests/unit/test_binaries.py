@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import datetime
 import hashlib
 import hmac
 import io
@@ -17,7 +19,7 @@ import unittest.mock
 import urllib.parse
 from pathlib import Path
 
-from heatdeploy.cli.binaries import UploadProgress
+from heatdeploy.cli.binaries import UploadProgress, _duration
 from heatdeploy.cli.main import main
 from heatdeploy.cli.output import Progress
 from heatdeploy.cloud import binaries, tempurls
@@ -31,6 +33,7 @@ from heatdeploy.cloud.binaries import (
     parse_swift_url,
     sha256_file,
 )
+from heatdeploy.cloud.binary_catalog import StoredBinary, stale
 
 
 class ParseSwiftUrlTest(unittest.TestCase):
@@ -295,3 +298,19 @@ class LazyImportTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class CatalogTest(unittest.TestCase):
+    def test_stale_binaries_are_the_old_ones_no_running_job_uses(self) -> None:
+        now = datetime.datetime(2026, 11, 26, tzinfo=datetime.UTC)
+        old, used, new = (StoredBinary(f"swift://c/sha256/{n}/p", 1, now - datetime.timedelta(days=d))
+                          for n, d in (("a", 40), ("b", 40), ("c", 1)))
+        self.assertEqual(stale([old, used, new], datetime.timedelta(days=30), {used.url}, now), [old])
+
+    def test_ages_are_read_with_their_units(self) -> None:
+        self.assertEqual(_duration("30d"), datetime.timedelta(days=30))
+        self.assertEqual(_duration("90m"), datetime.timedelta(minutes=90))
+        self.assertEqual(_duration("45"), datetime.timedelta(seconds=45))
+        for bad in ("", "d", "-3d", "1.5h", "3y"):
+            with self.subTest(bad=bad), self.assertRaises(argparse.ArgumentTypeError):
+                _duration(bad)
