@@ -12,8 +12,9 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from heatdeploy.cli.options import cloud_options, command, format_option
+from heatdeploy.cli.options import cloud_for, cloud_options, command, format_option
 from heatdeploy.cli.output import Progress
+from heatdeploy.cli.views import BINARY
 from heatdeploy.errors import ExitStatus, UsageError
 
 _BAR_WIDTH = 30
@@ -58,14 +59,13 @@ class UploadProgress:
 
 
 def cmd_upload(args: argparse.Namespace, progress: Progress) -> int:
-    from heatdeploy.cloud.auth import load_cloud
     from heatdeploy.cloud.binaries import upload
 
     if not os.path.isfile(args.file):
         raise UsageError(f"{args.file}: no such file")
     bar = UploadProgress(progress, args.file)
     try:
-        cloud = load_cloud(args.os_cloud)
+        cloud = cloud_for(args)
         ref = upload(cloud.session, args.file, args.container, segment_size=args.segment_size * 1024 * 1024,
                      threads=args.threads, region=cloud.region, on_progress=bar)
     finally:
@@ -98,4 +98,4 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--threads", type=_positive, default=DEFAULT_THREADS,
                    help=f"segments sent at once (default: {DEFAULT_THREADS})")
     cloud_options(p, trustee=False)
-    format_option(p)
+    format_option(p, BINARY)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from heatdeploy.cli.options import cloud_options, command, format_option, manager, plugins
 from heatdeploy.cli.output import Progress
+from heatdeploy.cli.views import JOB, JOBS
 from heatdeploy.errors import ExitStatus, HeatdeployError
 from heatdeploy.events import Event
 
@@ -148,7 +149,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--timeout", type=float, default=3600.0, metavar="SECONDS", help="how long --wait waits")
     p.add_argument("args", nargs="*", metavar="ARGS", help="the job's arguments, after --")
     cloud_options(p)
-    format_option(p)
+    format_option(p, JOB)
 
     for name, handler, help_text, example in (
             ("status", cmd_status, "show a job's state, read from the cluster", "heatdeploy job status JOB"),
@@ -156,7 +157,7 @@ def add_commands(sub: Any) -> None:
         p = command(commands, name, handler, help_text, example)
         p.add_argument("id", metavar="JOB")
         cloud_options(p)
-        format_option(p)
+        format_option(p, JOB)
 
     p = command(commands, "logs", cmd_logs, "print a job's log", "heatdeploy job logs JOB --follow")
     p.add_argument("id", metavar="JOB")
@@ -167,4 +168,4 @@ def add_commands(sub: Any) -> None:
     p = command(commands, "list", cmd_list, "list jobs", "heatdeploy job list spark-demo")
     p.add_argument("cluster", metavar="CLUSTER", nargs="?", help="only this cluster's jobs")
     cloud_options(p)
-    format_option(p)
+    format_option(p, JOBS)

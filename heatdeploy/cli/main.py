@@ -22,8 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from heatdeploy.cli import binaries, jobs, lifecycle
+from heatdeploy.cli.formats import RESOURCE_FORMATS
 from heatdeploy.cli.options import command, format_option, installed_plugins, plugins
+from heatdeploy.cli.os_options import CommandParser
 from heatdeploy.cli.output import Progress
+from heatdeploy.cli.views import check_columns
 from heatdeploy.errors import ExitStatus, HeatdeployError, UsageError, library_failure
 from heatdeploy.plugin.framework import Framework
 from heatdeploy.plugin.manager import Plugins
@@ -186,7 +189,7 @@ def _print_framework(name: str, report: dict[str, Any]) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="heatdeploy",
         description="Data-processing clusters (Spark, Hadoop, ...) on OpenStack Heat.",
         epilog="Run 'heatdeploy COMMAND --help' for a command's options and an example.\n"
@@ -296,10 +299,21 @@ def report(progress: Progress, exc: BaseException) -> ExitStatus:
     return ExitStatus.FAILED
 
 
+def _check_columns(args: argparse.Namespace) -> None:
+    """``-c`` names columns of the command's resource, and goes with a format that prints one (before any work)."""
+    columns = getattr(args, "columns", ())
+    if columns and args.format not in RESOURCE_FORMATS:
+        raise UsageError(f"-c/--column needs -f table, yaml or value (not {args.format})")
+    if columns:
+        check_columns(args.view, columns)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(build_parser(), list(sys.argv[1:] if argv is None else argv))
-    progress = Progress(getattr(args, "format", "text"))
+    progress = Progress(getattr(args, "format", "text"), view=getattr(args, "view", None),
+                        columns=getattr(args, "columns", ()))
     try:
+        _check_columns(args)
         return int(args.handler(args, progress))
     except KeyboardInterrupt:
         progress.error(getattr(args, "interrupted", "interrupted"), ExitStatus.INTERRUPTED)
