@@ -1,0 +1,198 @@
+"""The ``openstack heatdeploy`` commands: each is a ``heatdeploy`` command run inside the ``openstack`` command.
+
+A command takes the arguments of its ``heatdeploy`` counterpart (copied from
+that command's parser, so both always agree) and runs the same handler, on
+the cloud OSC loaded instead of ``--os-cloud``. The handler's result, the
+data ``heatdeploy --format json`` prints, goes to OSC's formatters through
+the same :mod:`~heatdeploy.cli.views` as ``heatdeploy -f table``, so
+``-f table|json|yaml|value`` and ``-c`` work as for every ``openstack`` command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+from typing import Any, ClassVar
+
+from osc_lib.command import command
+
+from heatdeploy.cli.formats import cells
+from heatdeploy.cli.options import HELD_CLOUD
+from heatdeploy.cli.output import Progress
+from heatdeploy.cli.views import BINARY, CLUSTER, CLUSTERS, JOB, JOBS, PLAN, View
+from heatdeploy.errors import HeatdeployError
+
+_NOT_COPIED = frozenset({"help", "format", "columns", "trustee_cloud", "job", "transient"})
+"""OSC has its own help, output and cloud options (``--os-heatdeploy-trustee-cloud``); ``launch --job``
+prints a job, not a cluster: ``openstack heatdeploy job run`` runs one on the launched cluster."""
+
+
+@functools.cache
+def _heatdeploy_parser() -> argparse.ArgumentParser:
+    from heatdeploy.cli.main import build_parser
+
+    return build_parser()
+
+
+def heatdeploy_parser(path: tuple[str, ...]) -> argparse.ArgumentParser:
+    """The parser of ``heatdeploy PATH...`` (``("job", "status")``, say)."""
+    parser = _heatdeploy_parser()
+    for name in path:
+        parser = next(action.choices[name] for action in parser._actions  # argparse keeps sub-commands only there
+                      if isinstance(action, argparse._SubParsersAction))
+    return parser
+
+
+def copy_arguments(source: argparse.ArgumentParser, target: argparse.ArgumentParser) -> None:
+    """Give ``target`` the arguments and defaults (its handler among them) of the ``heatdeploy`` command ``source``."""
+    for action in source._actions:
+        if action.dest not in _NOT_COPIED:
+            target._add_action(action)  # argparse has no public way to share an argument between parsers
+        elif action.dest != "help":
+            target.set_defaults(**{action.dest: action.default})  # what the handler reads when it is not given
+    target.set_defaults(**source._defaults)
+
+
+class _Result(Progress):
+    """Progress as text on stderr; the result is kept for OSC to print."""
+
+    data: dict[str, Any] | None = None
+
+    def result(self, data: dict[str, Any], text: str) -> None:
+        self.data = data
+
+
+class HeatdeployCommand:
+    """Runs a ``heatdeploy`` command's handler; mixed into osc-lib's command classes."""
+
+    path: ClassVar[tuple[str, ...]]
+    """The ``heatdeploy`` command this one runs."""
+    app: Any
+    _status = 0
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = super().get_parser(prog_name)  # type: ignore[misc]
+        copy_arguments(heatdeploy_parser(self.path), parser)
+        return parser
+
+    def handle(self, args: argparse.Namespace) -> dict[str, Any] | None:
+        """Run the handler on OSC's cloud; its result's data (``None`` for a command that prints its own)."""
+        setattr(args, HELD_CLOUD, self.app.client_manager.heatdeploy.cloud)
+        progress = _Result("text", out=self.app.stdout, err=self.app.stderr)
+        self._status = args.handler(args, progress)
+        return progress.data
+
+    def run(self, parsed_args: argparse.Namespace) -> int:
+        """The command's exit status: a heatdeploy error is one line and its status (2 for bad input)."""
+        try:
+            status: int = super().run(parsed_args)  # type: ignore[misc]
+        except HeatdeployError as exc:
+            if self.app.options.debug:
+                raise
+            self.app.stderr.write(f"{exc}\n")
+            return int(exc.exit_status)
+        return status or self._status
+
+
+class _Show(HeatdeployCommand, command.ShowOne):
+    view: ClassVar[View]
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+        data = self.handle(parsed_args)
+        assert data is not None
+        columns, rows = self.view.select(data)
+        return columns, cells(rows[0])
+
+
+class _List(HeatdeployCommand, command.Lister):
+    view: ClassVar[View]
+
+    def take_action(self, parsed_args: argparse.Namespace) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        data = self.handle(parsed_args)
+        assert data is not None
+        columns, rows = self.view.select(data)
+        return columns, [cells(row) for row in rows]
+
+
+class _Do(HeatdeployCommand, command.Command):
+    def take_action(self, parsed_args: argparse.Namespace) -> int:
+        self.handle(parsed_args)
+        return self._status
+
+
+class LaunchCluster(_Show):
+    """Launch a cluster from its spec, or converge an existing one to it."""
+
+    path, view = ("launch",), CLUSTER
+
+
+class ShowCluster(_Show):
+    """Show a cluster: instances, endpoints and health."""
+
+    path, view = ("status",), CLUSTER
+
+
+class ListCluster(_List):
+    """List the project's clusters."""
+
+    path, view = ("list",), CLUSTERS
+
+
+class ScaleCluster(_Show):
+    """Resize a cluster's node groups."""
+
+    path, view = ("scale",), CLUSTER
+
+
+class PlanCluster(_List):
+    """Show what launching a spec would change, without changing it."""
+
+    path, view = ("plan",), PLAN
+
+
+class DeleteCluster(_Do):
+    """Delete a cluster: stack, record, key, then its trust."""
+
+    path = ("delete",)
+
+    def take_action(self, parsed_args: argparse.Namespace) -> int:
+        data = self.handle(parsed_args) or {}
+        for item in data.get("left", []):
+            self.app.stderr.write(f"left behind: {item}\n")
+        return self._status
+
+
+class RunJob(_Show):
+    """Run a job on a cluster."""
+
+    path, view = ("job", "run"), JOB
+
+
+class ShowJob(_Show):
+    """Show a job's state, read from the cluster."""
+
+    path, view = ("job", "status"), JOB
+
+
+class ListJob(_List):
+    """List jobs, of one cluster or all."""
+
+    path, view = ("job", "list"), JOBS
+
+
+class CancelJob(_Show):
+    """Stop a job on the cluster."""
+
+    path, view = ("job", "cancel"), JOB
+
+
+class JobLogs(_Do):
+    """Print a job's log."""
+
+    path = ("job", "logs")
+
+
+class UploadBinary(_Show):
+    """Upload a job binary to Swift (once per content) and show its swift:// reference."""
+
+    path, view = ("binary", "upload"), BINARY
