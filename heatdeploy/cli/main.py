@@ -21,9 +21,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from heatdeploy.cli import binaries, jobs, lifecycle
+from heatdeploy.cli import binaries, completion, jobs, lifecycle
 from heatdeploy.cli.formats import RESOURCE_FORMATS
-from heatdeploy.cli.options import command, format_option, installed_plugins, plugins
+from heatdeploy.cli.options import command, format_option, installed_plugins, plugins, split_passthrough
 from heatdeploy.cli.os_options import CommandParser
 from heatdeploy.cli.output import Progress
 from heatdeploy.cli.views import check_columns
@@ -108,6 +108,11 @@ def _svg(dot_text: str) -> str:
     if done.returncode != 0:
         raise HeatdeployError(f"Graphviz's dot failed: {done.stderr.strip()[:500]}")
     return done.stdout
+
+
+def cmd_completion(args: argparse.Namespace, progress: Progress) -> int:
+    sys.stdout.write(completion.script(build_parser(), args.shell))
+    return ExitStatus.OK
 
 
 def cmd_schema(args: argparse.Namespace, progress: Progress) -> int:
@@ -244,6 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_commands(sub)
     binaries.add_commands(sub)
     _add_local(sub)
+    p = command(sub, "completion", cmd_completion, "print a shell completion script for heatdeploy",
+                "heatdeploy completion bash > /etc/bash_completion.d/heatdeploy")
+    p.add_argument("shell", choices=completion.SHELLS, help="the shell: bash or zsh")
+    p.epilog = (f"{p.epilog}\n\nbash: source <(heatdeploy completion bash) in ~/.bashrc, or write it to "
+                "/etc/bash_completion.d/heatdeploy\n"
+                "zsh: heatdeploy completion zsh > \"${fpath[1]}/_heatdeploy\", then restart zsh")
     return parser
 
 
@@ -252,10 +263,7 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
 
     argparse does not pass ``--`` through nested sub-commands, so it is split off here.
     """
-    passthrough: list[str] = []
-    if "--" in argv:
-        cut = argv.index("--")
-        argv, passthrough = argv[:cut], argv[cut + 1:]
+    argv, passthrough = split_passthrough(argv)
     args = parser.parse_args(argv)
     if passthrough:
         if not hasattr(args, "args"):

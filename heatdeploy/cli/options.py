@@ -58,6 +58,18 @@ def command(sub: Any, name: str, handler: Handler, help: str, example: str,
     return parser
 
 
+def split_passthrough(argv: list[str]) -> tuple[list[str], list[str]]:
+    """``argv`` cut at its first ``--``: what comes before, and what follows (a job's arguments, untouched).
+
+    argparse does not pass ``--`` through nested sub-commands, nor after a
+    positional that was already filled, so commands split it off first.
+    """
+    if "--" not in argv:
+        return argv, []
+    cut = argv.index("--")
+    return argv[:cut], argv[cut + 1:]
+
+
 def format_option(parser: argparse.ArgumentParser, view: View | None = None) -> None:
     """``-f/--format``; with ``view``, the resource the command prints, also ``table``, ``yaml``, ``value``, ``-c``."""
     json_help = "json prints one event per line and a final result or error event (meant for scripts and CI)"

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import functools
+import sys
 from typing import Any, ClassVar
 
 from osc_lib.command import command
 
 from heatdeploy.cli.formats import cells
-from heatdeploy.cli.options import HELD_CLOUD
+from heatdeploy.cli.options import HELD_CLOUD, split_passthrough
 from heatdeploy.cli.output import Progress
 from heatdeploy.cli.views import BINARY, CLUSTER, CLUSTERS, JOB, JOBS, PLAN, View
 from heatdeploy.errors import HeatdeployError
@@ -53,6 +54,23 @@ def copy_arguments(source: argparse.ArgumentParser, target: argparse.ArgumentPar
     target.set_defaults(**source._defaults)
 
 
+def _takes(parser: argparse.ArgumentParser, dest: str) -> bool:
+    return any(action.dest == dest for action in parser._actions)
+
+
+class _JobArguments(argparse.ArgumentParser):
+    """A command's parser that hands what follows ``--`` to the job untouched, as ``heatdeploy job run`` does."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self.__dict__.update(parser.__dict__)  # the same parser: its actions, groups and settings
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        before, passthrough = split_passthrough(list(sys.argv[1:] if args is None else args))
+        parsed, extra = super().parse_known_args(before, namespace)
+        parsed.args = [*parsed.args, *passthrough]
+        return parsed, extra
+
+
 class _Result(Progress):
     """Progress as text on stderr; the result is kept for OSC to print."""
 
@@ -73,7 +91,7 @@ class HeatdeployCommand:
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = super().get_parser(prog_name)  # type: ignore[misc]
         copy_arguments(heatdeploy_parser(self.path), parser)
-        return parser
+        return _JobArguments(parser) if _takes(parser, "args") else parser
 
     def handle(self, args: argparse.Namespace) -> dict[str, Any] | None:
         """Run the handler on OSC's cloud; its result's data (``None`` for a command that prints its own)."""
