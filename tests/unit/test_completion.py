@@ -5,13 +5,15 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tempfile
 import unittest
+from pathlib import Path
 
 from tests.unit.test_cli import run
 
 # Completes the words of $1 as bash would at the end of the line, and prints the candidates, one a line.
 COMPLETE = """\
-source <("$HEATDEPLOY" -m heatdeploy completion bash)
+source "$SCRIPT"
 COMP_LINE="$1"; COMP_POINT=${#COMP_LINE}
 read -ra COMP_WORDS <<< "$COMP_LINE"
 [[ "$COMP_LINE" == *" " ]] && COMP_WORDS+=("")
@@ -23,9 +25,18 @@ printf '%s\\n' "${COMPREPLY[@]}"
 
 @unittest.skipUnless(shutil.which("bash"), "bash is not installed")
 class BashTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        done = subprocess.run([sys.executable, "-m", "heatdeploy", "completion", "bash"], capture_output=True,
+                              text=True, timeout=60, check=True)
+        folder = tempfile.TemporaryDirectory()
+        cls.addClassCleanup(folder.cleanup)
+        cls.script = Path(folder.name) / "heatdeploy.bash"
+        cls.script.write_text(done.stdout)
+
     def complete(self, line: str) -> list[str]:
         done = subprocess.run(["bash", "-c", COMPLETE, "complete", line], capture_output=True, text=True,
-                              timeout=60, check=True, env={"HEATDEPLOY": sys.executable, "PATH": "/usr/bin:/bin"})
+                              timeout=60, check=True, env={"SCRIPT": str(self.script), "PATH": "/usr/bin:/bin"})
         return done.stdout.split()
 
     def test_commands_sub_commands_and_options_complete(self) -> None:
