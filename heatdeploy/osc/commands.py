@@ -85,11 +85,15 @@ class HeatdeployCommand:
 
     path: ClassVar[tuple[str, ...]]
     """The ``heatdeploy`` command this one runs."""
+    example: ClassVar[str]
+    """What follows ``openstack heatdeploy`` in the example of ``--help``."""
     app: Any
     _status = 0
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = super().get_parser(prog_name)  # type: ignore[misc]
+        parser.epilog = f"example:\n  openstack heatdeploy {self.example}"
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter  # keeps the example on a line of its own
         copy_arguments(heatdeploy_parser(self.path), parser)
         return _JobArguments(parser) if _takes(parser, "args") else parser
 
@@ -141,36 +145,42 @@ class _Do(HeatdeployCommand, command.Command):
 class LaunchCluster(_Show):
     """Launch a cluster from its spec, or converge an existing one to it."""
 
+    example = "cluster launch examples/spark.yaml -f value -c state"
     path, view = ("launch",), CLUSTER
 
 
 class ShowCluster(_Show):
     """Show a cluster: instances, endpoints and health."""
 
+    example = "cluster show spark-demo -f value -c state"
     path, view = ("status",), CLUSTER
 
 
 class ListCluster(_List):
     """List the project's clusters."""
 
+    example = "cluster list -f json"
     path, view = ("list",), CLUSTERS
 
 
 class ScaleCluster(_Show):
     """Resize a cluster's node groups."""
 
+    example = "cluster scale spark-demo worker=3"
     path, view = ("scale",), CLUSTER
 
 
 class PlanCluster(_List):
     """Show what launching a spec would change, without changing it."""
 
+    example = "cluster plan examples/spark.yaml"
     path, view = ("plan",), PLAN
 
 
 class DeleteCluster(_Do):
     """Delete a cluster: stack, record, key, then its trust."""
 
+    example = "cluster delete spark-demo"
     path = ("delete",)
 
     def take_action(self, parsed_args: argparse.Namespace) -> int:
@@ -183,34 +193,41 @@ class DeleteCluster(_Do):
 class RunJob(_Show):
     """Run a job on a cluster."""
 
+    example = ("job run spark-demo --type spark --binary wordcount.py --input swift://data/book.txt --wait "
+               "-- {input}")
     path, view = ("job", "run"), JOB
 
 
 class ShowJob(_Show):
     """Show a job's state, read from the cluster."""
 
+    example = "job show JOB -c state -f value"
     path, view = ("job", "status"), JOB
 
 
 class ListJob(_List):
     """List jobs, of one cluster or all."""
 
+    example = "job list spark-demo -f yaml"
     path, view = ("job", "list"), JOBS
 
 
 class CancelJob(_Show):
     """Stop a job on the cluster."""
 
+    example = "job cancel JOB"
     path, view = ("job", "cancel"), JOB
 
 
 class JobLogs(_Do):
     """Print a job's log."""
 
+    example = "job logs JOB --follow"
     path = ("job", "logs")
 
 
 class UploadBinary(_Show):
     """Upload a job binary to Swift (once per content) and show its swift:// reference."""
 
+    example = "binary upload build/wordcount.jar -f value -c url"
     path, view = ("binary", "upload"), BINARY

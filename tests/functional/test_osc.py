@@ -45,7 +45,7 @@ def ok(done: subprocess.CompletedProcess[str]) -> str:
 
 
 @pytest.fixture
-def cluster_name(local_cloud: LocalCloud, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def spark_spec(local_cloud: LocalCloud, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A Spark spec with a name of its own; its cluster is deleted afterwards whatever the test did."""
     name = f"ft-osc-{uuid.uuid4().hex[:6]}"
     spec = yaml.safe_load((ROOT / "examples" / "spark.yaml").read_text())
@@ -64,8 +64,8 @@ def test_cluster_list_is_json_through_the_openstack_command(local_cloud: LocalCl
     assert all(set(c) == {"name", "state", "plugin", "version", "stack_status"} for c in clusters), clusters
 
 
-def test_launch_show_list_and_delete_through_the_openstack_command(cluster_name: tuple[str, Path]) -> None:
-    name, spec = cluster_name
+def test_launch_show_list_and_delete_through_the_openstack_command(spark_spec: tuple[str, Path]) -> None:
+    name, spec = spark_spec
     # --no-wait: the stack is being created; what is tested here is the plugin, not the configuration.
     assert ok(openstack("cluster", "launch", str(spec), "--no-wait", "-f", "value", "-c", "name")) == f"{name}\n"
     shown = json.loads(ok(openstack("cluster", "show", name, "--no-health", "-f", "json", "-c", "name",

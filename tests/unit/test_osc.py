@@ -43,6 +43,8 @@ class EntryPointTest(unittest.TestCase):
                 theirs = {a.dest for a in commands.heatdeploy_parser(cls.path)._actions}
                 self.assertLessEqual(theirs - commands._NOT_COPIED, ours)
                 self.assertNotIn("os_cloud", ours)  # the openstack command's own
+                self.assertIn(f"example:\n  openstack heatdeploy {name.split('_', 1)[1].replace('_', ' ')} ",
+                              parser.format_help())
 
     def test_job_arguments_after_a_double_dash_are_the_jobs(self) -> None:
         parser = commands.RunJob(app(), None).get_parser("openstack heatdeploy job run")
