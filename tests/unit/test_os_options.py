@@ -16,6 +16,7 @@ import yaml
 from heatdeploy.cli.main import build_parser
 from heatdeploy.cli.options import cloud_for
 from heatdeploy.cli.os_options import given_openstack_options
+from tests.unit.test_cli import run
 
 AUTH = {"auth_url": "https://127.0.0.1:9/v3", "username": "demo", "password": "secret-password",
         "project_name": "demo", "user_domain_name": "Default", "project_domain_name": "Default"}
@@ -62,6 +63,16 @@ class ParseTest(CloudsYaml):
     def test_an_auth_option_overrides_the_entry(self) -> None:
         cloud = cloud_for(build_parser().parse_args(["list", "--os-cloud", "tls", "--os-project-name", "other"]))
         self.assertEqual(cloud.session.auth.get_cache_id_elements()["project_name"], "other")
+
+    def test_an_unknown_auth_type_is_bad_input(self) -> None:
+        status, out, err = run("list", "--os-cloud", "tls", "--os-auth-type", "bogus")
+        self.assertEqual((status, out), (2, ""))
+        self.assertIn("heatdeploy list: error: An invalid auth-type was specified: bogus.", err)
+
+    def test_an_auth_types_own_options_are_offered(self) -> None:
+        args = build_parser().parse_args(["list", "--os-auth-type", "v3applicationcredential",
+                                          "--os-application_credential_id", "abc"])  # keystoneauth spells it so
+        self.assertEqual(vars(given_openstack_options(args))["os_application_credential_id"], "abc")
 
     def test_offline_commands_have_no_cloud_options(self) -> None:
         with self.assertRaises(SystemExit):
