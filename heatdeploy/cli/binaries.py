@@ -13,8 +13,9 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from heatdeploy.cli.options import cloud_options, command, format_option
+from heatdeploy.cli.options import cloud_for, cloud_options, command, format_option
 from heatdeploy.cli.output import Progress
+from heatdeploy.cli.views import BINARIES, BINARY, PRUNED
 from heatdeploy.errors import ExitStatus, UsageError
 from heatdeploy.events import Event
 
@@ -60,14 +61,13 @@ class UploadProgress:
 
 
 def cmd_upload(args: argparse.Namespace, progress: Progress) -> int:
-    from heatdeploy.cloud.auth import load_cloud
     from heatdeploy.cloud.binaries import upload
 
     if not os.path.isfile(args.file):
         raise UsageError(f"{args.file}: no such file")
     bar = UploadProgress(progress, args.file)
     try:
-        cloud = load_cloud(args.os_cloud)
+        cloud = cloud_for(args)
         ref = upload(cloud.session, args.file, args.container, segment_size=args.segment_size * 1024 * 1024,
                      threads=args.threads, region=cloud.region, on_progress=bar)
     finally:
@@ -90,30 +90,27 @@ def _table(binaries: list[Any]) -> str:
 
 
 def cmd_list(args: argparse.Namespace, progress: Progress) -> int:
-    from heatdeploy.cloud.auth import load_cloud
     from heatdeploy.cloud.binary_catalog import list_binaries
 
-    cloud = load_cloud(args.os_cloud)
+    cloud = cloud_for(args)
     found = list_binaries(cloud.session, args.container, cloud.region)
     progress.result({"binaries": [b.to_dict() for b in found]}, _table(found) or f"no binaries in {args.container}")
     return ExitStatus.OK
 
 
 def cmd_delete(args: argparse.Namespace, progress: Progress) -> int:
-    from heatdeploy.cloud.auth import load_cloud
     from heatdeploy.cloud.binary_catalog import delete_binary
 
-    cloud = load_cloud(args.os_cloud)
+    cloud = cloud_for(args)
     delete_binary(cloud.session, args.url, _in_use(cloud.session, cloud.region), cloud.region)
     progress.result({"deleted": [args.url]}, f"{args.url} deleted")
     return ExitStatus.OK
 
 
 def cmd_prune(args: argparse.Namespace, progress: Progress) -> int:
-    from heatdeploy.cloud.auth import load_cloud
     from heatdeploy.cloud.binary_catalog import delete_binary, list_binaries, stale
 
-    cloud = load_cloud(args.os_cloud)
+    cloud = cloud_for(args)
     in_use = _in_use(cloud.session, cloud.region)
     doomed = stale(list_binaries(cloud.session, args.container, cloud.region), args.older_than, in_use)
     if not args.dry_run:
@@ -161,13 +158,13 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--threads", type=_positive, default=DEFAULT_THREADS,
                    help=f"segments sent at once (default: {DEFAULT_THREADS})")
     cloud_options(p, trustee=False)
-    format_option(p)
+    format_option(p, BINARY)
 
     p = command(binary_sub, "list", cmd_list, "list the binaries heatdeploy uploaded, with size and upload time",
                 "heatdeploy binary list --os-cloud heatdeploy-local")
     _container_option(p)
     cloud_options(p, trustee=False)
-    format_option(p)
+    format_option(p, BINARIES)
 
     p = command(binary_sub, "delete", cmd_delete,
                 "delete a binary (and its segments); refused while a recorded job that has not ended uses it",
@@ -185,7 +182,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
     _container_option(p)
     cloud_options(p, trustee=False)
-    format_option(p)
+    format_option(p, PRUNED)
 
 
 def _container_option(parser: argparse.ArgumentParser) -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from heatdeploy.cli.options import cloud_options, command, format_option, manager, plugins
 from heatdeploy.cli.output import Progress
+from heatdeploy.cli.views import JOB, JOBS
 from heatdeploy.errors import ExitStatus, HeatdeployError
 from heatdeploy.events import Event
 
@@ -206,7 +207,7 @@ def add_commands(sub: Any) -> None:
                    help="how long --wait waits; the job's temp URLs expire 10 minutes after it (default: 3600)")
     p.add_argument("args", nargs="*", metavar="ARGS", help="the job's arguments, after --")
     cloud_options(p)
-    format_option(p)
+    format_option(p, JOB)
 
     for name, handler, help_text, example in (
             ("status", cmd_status, "show a job's state: from its cluster while it runs, then from its record "
@@ -215,7 +216,7 @@ def add_commands(sub: Any) -> None:
         p = command(commands, name, handler, help_text, example)
         p.add_argument("id", metavar="JOB", help="the job's id, as job run printed it")
         cloud_options(p)
-        format_option(p)
+        format_option(p, JOB)
 
     p = command(commands, "logs", cmd_logs,
                 "print a job's driver log: from the cluster while the job runs, then from Swift, where it is "
@@ -229,4 +230,4 @@ def add_commands(sub: Any) -> None:
     p = command(commands, "list", cmd_list, "list jobs", "heatdeploy job list spark-demo")
     p.add_argument("cluster", metavar="CLUSTER", nargs="?", help="only this cluster's jobs")
     cloud_options(p)
-    format_option(p)
+    format_option(p, JOBS)

@@ -23,6 +23,7 @@ from heatdeploy.cli.options import (
     stack_options,
 )
 from heatdeploy.cli.output import Progress, summary_text
+from heatdeploy.cli.views import CLUSTER, CLUSTERS, PLAN
 from heatdeploy.errors import ExitStatus
 
 if TYPE_CHECKING:
@@ -209,7 +210,7 @@ def add_commands(sub: Any) -> None:
                    help="exit 1 unless the cluster is active and its health is green (with --no-health: active)")
     cloud_options(p)
     access_options(p)
-    format_option(p)
+    format_option(p, CLUSTER)
 
     p = command(sub, "ssh", cmd_ssh, "open a shell on an instance, or run a command there, with OpenSSH",
                 "heatdeploy ssh spark-demo spark-demo-worker-0 -- df -h /volumes")
@@ -225,7 +226,7 @@ def add_commands(sub: Any) -> None:
 
     p = command(sub, "list", cmd_list, "list the project's clusters", "heatdeploy list --format json")
     cloud_options(p)
-    format_option(p)
+    format_option(p, CLUSTERS)
 
     p = command(sub, "scale", cmd_scale, "resize node groups; name the instances to remove",
                 "heatdeploy scale spark-demo worker=1 --remove spark-demo-worker-0", RERUN)
@@ -238,7 +239,7 @@ def add_commands(sub: Any) -> None:
     lock_option(p)
     cloud_options(p)
     access_options(p)
-    format_option(p)
+    format_option(p, CLUSTER)
 
     p = command(sub, "delete", cmd_delete,
                 "delete a cluster: stack, record, key, then its trust; its jobs' records and logs stay (readable "
@@ -260,5 +261,5 @@ def add_commands(sub: Any) -> None:
                 "heatdeploy plan examples/spark.yaml --os-cloud heatdeploy-local")
     p.add_argument("spec", metavar="SPEC", help="cluster spec file (YAML)")
     cloud_options(p)
-    format_option(p)
+    format_option(p, PLAN)
 

@@ -21,9 +21,12 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from heatdeploy.cli import binaries, jobs, lifecycle
-from heatdeploy.cli.options import command, format_option, installed_plugins, plugins
+from heatdeploy.cli import binaries, completion, jobs, lifecycle
+from heatdeploy.cli.formats import RESOURCE_FORMATS
+from heatdeploy.cli.options import command, format_option, installed_plugins, plugins, split_passthrough
+from heatdeploy.cli.os_options import CommandParser
 from heatdeploy.cli.output import Progress
+from heatdeploy.cli.views import check_columns
 from heatdeploy.errors import ExitStatus, HeatdeployError, UsageError, library_failure
 from heatdeploy.plugin.framework import Framework
 from heatdeploy.plugin.manager import Plugins
@@ -107,6 +110,11 @@ def _svg(dot_text: str) -> str:
     return done.stdout
 
 
+def cmd_completion(args: argparse.Namespace, progress: Progress) -> int:
+    sys.stdout.write(completion.script(build_parser(), args.shell))
+    return ExitStatus.OK
+
+
 def cmd_schema(args: argparse.Namespace, progress: Progress) -> int:
     _print_json(schema_for(plugins().frameworks))
     return ExitStatus.OK
@@ -186,7 +194,7 @@ def _print_framework(name: str, report: dict[str, Any]) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="heatdeploy",
         description="Data-processing clusters (Spark, Hadoop, ...) on OpenStack Heat.",
         epilog="Run 'heatdeploy COMMAND --help' for a command's options and an example.\n"
@@ -241,6 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_commands(sub)
     binaries.add_commands(sub)
     _add_local(sub)
+    p = command(sub, "completion", cmd_completion, "print a shell completion script for heatdeploy",
+                "heatdeploy completion bash > /etc/bash_completion.d/heatdeploy")
+    p.add_argument("shell", choices=completion.SHELLS, help="the shell: bash or zsh")
+    p.epilog = (f"{p.epilog}\n\nbash: source <(heatdeploy completion bash) in ~/.bashrc, or write it to "
+                "/etc/bash_completion.d/heatdeploy\n"
+                "zsh: heatdeploy completion zsh > \"${fpath[1]}/_heatdeploy\", then restart zsh")
     return parser
 
 
@@ -249,10 +263,7 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
 
     argparse does not pass ``--`` through nested sub-commands, so it is split off here.
     """
-    passthrough: list[str] = []
-    if "--" in argv:
-        cut = argv.index("--")
-        argv, passthrough = argv[:cut], argv[cut + 1:]
+    argv, passthrough = split_passthrough(argv)
     args = parser.parse_args(argv)
     if passthrough:
         if not hasattr(args, "args"):
@@ -296,10 +307,21 @@ def report(progress: Progress, exc: BaseException) -> ExitStatus:
     return ExitStatus.FAILED
 
 
+def _check_columns(args: argparse.Namespace) -> None:
+    """``-c`` names columns of the command's resource, and goes with a format that prints one (before any work)."""
+    columns = getattr(args, "columns", ())
+    if columns and args.format not in RESOURCE_FORMATS:
+        raise UsageError(f"-c/--column needs -f table, yaml or value (not {args.format})")
+    if columns:
+        check_columns(args.view, columns)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(build_parser(), list(sys.argv[1:] if argv is None else argv))
-    progress = Progress(getattr(args, "format", "text"))
+    progress = Progress(getattr(args, "format", "text"), view=getattr(args, "view", None),
+                        columns=getattr(args, "columns", ()))
     try:
+        _check_columns(args)
         return int(args.handler(args, progress))
     except KeyboardInterrupt:
         progress.error(getattr(args, "interrupted", "interrupted"), ExitStatus.INTERRUPTED)

@@ -14,10 +14,13 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from heatdeploy.cli.os_options import CommandParser, add_openstack_options, given_openstack_options
 from heatdeploy.cli.output import Progress
+from heatdeploy.cli.views import View
 from heatdeploy.plugin.manager import Plugins, load_plugins
 
 if TYPE_CHECKING:
+    from heatdeploy.cloud.auth import Cloud
     from heatdeploy.cluster import ClusterManager, Options
 
 Handler = Callable[[argparse.Namespace, Progress], int]
@@ -55,15 +58,39 @@ def command(sub: Any, name: str, handler: Handler, help: str, example: str,
     return parser
 
 
-def format_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=("text", "json"), default="text",
-                        help="output format: json prints one event per line and a final result "
-                             "or error event (meant for scripts and CI)")
+def split_passthrough(argv: list[str]) -> tuple[list[str], list[str]]:
+    """``argv`` cut at its first ``--``: what comes before, and what follows (a job's arguments, untouched).
+
+    argparse does not pass ``--`` through nested sub-commands, nor after a
+    positional that was already filled, so commands split it off first.
+    """
+    if "--" not in argv:
+        return argv, []
+    cut = argv.index("--")
+    return argv[:cut], argv[cut + 1:]
+
+
+def format_option(parser: argparse.ArgumentParser, view: View | None = None) -> None:
+    """``-f/--format``; with ``view``, the resource the command prints, also ``table``, ``yaml``, ``value``, ``-c``."""
+    json_help = "json prints one event per line and a final result or error event (meant for scripts and CI)"
+    if view is None:
+        parser.add_argument("-f", "--format", choices=("text", "json"), default="text",
+                            help=f"output format: {json_help}")
+        return
+    parser.add_argument("-f", "--format", choices=("text", "json", "table", "yaml", "value"), default="text",
+                        help=f"output format: {json_help}; table, yaml and value print the {view.name} "
+                             "as the openstack command does")
+    parser.add_argument("-c", "--column", dest="columns", action="append", default=[], metavar="COLUMN",
+                        help=f"with table, yaml or value: only this column, repeatable ({', '.join(view.columns)})")
+    parser.set_defaults(view=view)
 
 
 def cloud_options(parser: argparse.ArgumentParser, trustee: bool = True) -> None:
-    parser.add_argument("--os-cloud", metavar="CLOUD", default=None,
-                        help="clouds.yaml entry (default: $OS_CLOUD, else OS_* variables)")
+    """``--os-cloud``, the other standard ``--os-*`` options (added when the command runs), ``--trustee-cloud``."""
+    if isinstance(parser, CommandParser):
+        parser.defer(add_openstack_options)
+    else:
+        add_openstack_options(parser, [])
     if trustee:
         parser.add_argument("--trustee-cloud", metavar="CLOUD", default=None,
                             help="clouds.yaml entry of heatdeploy's trustee; enables trust mode "
@@ -104,12 +131,26 @@ def lock_option(parser: argparse.ArgumentParser) -> None:
                              "process is known to be gone (an expired lock is taken over anyway)")
 
 
+HELD_CLOUD = "heatdeploy_cloud"
+"""The parsed arguments' attribute holding a cloud already loaded (by the ``openstack`` command) instead of options."""
+
+
+def cloud_for(args: argparse.Namespace) -> Cloud:
+    """The cloud the command's options name (``--os-cloud``, the other ``--os-*`` options, ``--trustee-cloud``)."""
+    from heatdeploy.cloud.auth import load_cloud
+
+    held: Cloud | None = getattr(args, HELD_CLOUD, None)
+    if held is not None:
+        return held
+    return load_cloud(getattr(args, "os_cloud", None), getattr(args, "trustee_cloud", None),
+                      given_openstack_options(args))
+
+
 def manager(args: argparse.Namespace, progress: Progress) -> ClusterManager:
     """The cluster manager for the cloud the command's options name."""
-    from heatdeploy.cloud.auth import load_cloud
     from heatdeploy.cluster import ClusterManager
 
-    cloud = load_cloud(args.os_cloud, getattr(args, "trustee_cloud", None))
+    cloud = cloud_for(args)
     return ClusterManager(cloud.session, plugins(), trustee_cloud=cloud.trustee_cloud, region=cloud.region,
                           on_event=progress)
 

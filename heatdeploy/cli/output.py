@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, TextIO
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
 from heatdeploy.events import Event
+
+if TYPE_CHECKING:
+    from heatdeploy.cli.views import View
 
 
 class Progress:
     """Prints events: readable lines on stderr, or one JSON object per line on stdout.
 
     In a terminal, per-instance progress of a step updates one line in place.
+    With ``view``, formats ``table``, ``yaml`` and ``value`` print the result
+    as that resource (only the ``columns`` named, when any), events as text.
     """
 
-    def __init__(self, fmt: str, out: TextIO | None = None, err: TextIO | None = None) -> None:
+    def __init__(self, fmt: str, out: TextIO | None = None, err: TextIO | None = None, *,
+                 view: View | None = None, columns: Sequence[str] = ()) -> None:
+        self.format = fmt
         self.json = fmt == "json"
+        self.view = view
+        self.columns = columns
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.live = not self.json and self.err.isatty()
@@ -51,10 +61,15 @@ class Progress:
         """The operation's final result: a JSON object, or text on stdout."""
         if self.json:
             self.emit({"event": "result", **data})
+            return
+        if self._open_line:
+            self.err.write("\n")
+            self._open_line = False
+        if self.view is not None and self.format != "text":
+            from heatdeploy.cli.formats import render
+
+            render(self.view, data, self.format, self.columns, self.out)
         else:
-            if self._open_line:
-                self.err.write("\n")
-                self._open_line = False
             self.out.write(text.rstrip("\n") + "\n")
 
     def error(self, message: str, status: int) -> None:

@@ -14,10 +14,11 @@ given). Deferred work then survives the user's token expiring.
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import openstack.config
 import openstack.exceptions
@@ -27,6 +28,9 @@ from keystoneauth1 import session as ks_session
 
 from heatdeploy.cloud import REQUEST_TIMEOUT
 from heatdeploy.errors import HeatdeployError
+
+if TYPE_CHECKING:
+    from openstack.config.cloud_region import CloudRegion
 
 TRUST_ROLES = ("member",)
 """What a cluster's deferred work needs: Heat stacks and Swift objects in the user's project."""
@@ -52,19 +56,32 @@ class Cloud:
     region: str | None = None
 
 
-def load_cloud(cloud: str | None = None, trustee_cloud: str | None = None) -> Cloud:
+def load_cloud(cloud: str | None = None, trustee_cloud: str | None = None,
+               options: argparse.Namespace | None = None) -> Cloud:
     """The user's session from clouds.yaml or the environment.
 
-    The trustee cloud is, in order: ``trustee_cloud``, ``HEATDEPLOY_TRUSTEE_CLOUD``,
-    the cloud entry's own ``heatdeploy_trustee_cloud`` key; none means no trust mode.
+    ``options`` holds openstacksdk's command-line options (``--os-cacert``,
+    ``--insecure``, ``--os-region-name``, ...) that the user gave; they win
+    over the cloud entry. The trustee cloud is, in order: ``trustee_cloud``,
+    ``HEATDEPLOY_TRUSTEE_CLOUD``, the cloud entry's own ``heatdeploy_trustee_cloud``
+    key; none means no trust mode.
     """
     try:
-        region = openstack.config.OpenStackConfig().get_one(cloud=cloud)
+        region = openstack.config.OpenStackConfig().get_one(cloud=cloud, argparse=options)
+        session = region.get_session()
     except (openstack.exceptions.ConfigException, ks_exceptions.ClientException) as exc:
         raise AuthError(f"cannot load cloud {cloud or os.environ.get('OS_CLOUD') or '(environment)'}: {exc}") \
             from None
+    return cloud_of(region, session, trustee_cloud)
+
+
+def cloud_of(region: CloudRegion, session: ks_session.Session, trustee_cloud: str | None = None) -> Cloud:
+    """heatdeploy's view of a loaded cloud entry and its session (the ``openstack`` command's, say).
+
+    The trustee cloud is, in order: ``trustee_cloud``, ``HEATDEPLOY_TRUSTEE_CLOUD``,
+    the entry's ``heatdeploy_trustee_cloud`` key.
+    """
     trustee = trustee_cloud or os.environ.get(TRUSTEE_ENV) or region.config.get(TRUSTEE_KEY)
-    session = region.get_session()
     if session.timeout is None:  # clouds.yaml's api_timeout wins when set
         session.timeout = REQUEST_TIMEOUT
     return Cloud(session, region.name, trustee, region.region_name)

@@ -25,6 +25,7 @@ LAYERS = [
     ["heatdeploy.jobs"],
     ["heatdeploy.testing", "heatdeploy.pytest_plugin", "heatdeploy.local", "heatdeploy.skeleton"],
     ["heatdeploy.cli"],
+    ["heatdeploy.osc"],
     ["heatdeploy", "heatdeploy.__main__"],
     ["heatdeploy.plugins"],
 ]
