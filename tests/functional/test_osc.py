@@ -88,3 +88,16 @@ def test_errors_are_one_line_with_heatdeploys_exit_statuses(local_cloud: LocalCl
     assert bad_column.returncode == 2
     assert bad_column.stderr == ("heatdeploy: error: -c/--column: no column 'nmae' in a cluster list "
                                  "(columns: name, state, plugin, version, stack_status)\n")
+
+
+def test_binary_upload_list_and_delete_through_the_openstack_command(local_cloud: LocalCloud, tmp_path: Path) -> None:
+    container = f"ft-osc-{uuid.uuid4().hex[:6]}"
+    program = tmp_path / "job.py"
+    program.write_text(f"print({container!r})\n")
+    url = ok(openstack("binary", "upload", str(program), "--container", container, "-f", "value", "-c", "url"))
+    url = url.strip()
+    assert url.startswith(f"swift://{container}/sha256/"), url
+    listed = json.loads(ok(openstack("binary", "list", "--container", container, "-f", "json")))
+    assert [(b["url"], b["size"]) for b in listed] == [(url, program.stat().st_size)]
+    assert ok(openstack("binary", "delete", url)) == ""
+    assert ok(heatdeploy("binary", "list", "--container", container, "-f", "value", "-c", "url")) == ""
