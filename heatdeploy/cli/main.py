@@ -21,7 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from heatdeploy.cli import binaries, jobs, lifecycle
+from heatdeploy.cli import binaries, jobs, lifecycle, sahara
 from heatdeploy.cli.options import command, format_option, installed_plugins, plugins
 from heatdeploy.cli.output import Progress
 from heatdeploy.errors import ExitStatus, HeatdeployError, UsageError, library_failure
@@ -240,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     lifecycle.add_commands(sub)
     jobs.add_commands(sub)
     binaries.add_commands(sub)
+    sahara.add_commands(sub)
     _add_local(sub)
     return parser
 
