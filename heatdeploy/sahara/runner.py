@@ -161,8 +161,12 @@ class ScenarioRunner:
             JobManager(self.clusters).abandon(name, "its scenario's cluster was deleted before the job ended")
         except Exception as exc:  # noqa: BLE001 - recording must never stop the deletion
             self.clusters.emit(Event("warning", message=f"could not record the unfinished jobs of {name}: {exc}"))
-        self.clusters.emit(Event("phase", message=f"deleting scenario cluster {name}"))
         try:
+            if self.clusters.cloud.records.load(name) is None and self.clusters.cloud.stacks.find(name) is None:
+                self._record(name, "delete", "passed", "nothing to delete: the launch created nothing",
+                             time.monotonic() - started)
+                return
+            self.clusters.emit(Event("phase", message=f"deleting scenario cluster {name}"))
             left = self.clusters.delete(name, force=True)
         except Exception as exc:
             self._record(name, "delete", "failed", _describe(exc), time.monotonic() - started)

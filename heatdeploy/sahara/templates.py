@@ -71,8 +71,10 @@ def _group(source: Source, index: int, raw: Any, templates: dict[str, Source]) -
     reference = raw.get("node_group_template_id")
     if reference is None:
         reference = name if name in templates else None
-    if reference is None:  # the template's fields are inline, as the API allows
+    if reference is None and "node_processes" in raw:  # the template's fields are inline, as the API allows
         return GroupIn(str(name or f"group-{index}"), count, dict(raw), where)
+    if reference is None:
+        reference = name
     key = placeholder(reference) or str(reference)
     template = templates.get(key)
     if template is None:
