@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from heatdeploy.sahara.importer import Imported
     from heatdeploy.sahara.runner import StepResult
 
-_KINDS = {"passed": "step_done", "failed": "step_failed", "skipped": "step_skipped"}
+_STATUSES = ("passed", "failed", "skipped")
 _MAKO = ("Files ending in .mako are Mako templates, rendered as sahara-tests did: they are Python code, "
          "so render only files you trust.")
 
@@ -93,7 +93,7 @@ def cmd_scenario_run(args: argparse.Namespace, progress: Progress) -> int:
     finally:
         if args.junit_xml:
             write_junit(runner.results, Path(args.junit_xml))
-    counts = {status: sum(r.status == status for r in runner.results) for status in _KINDS}
+    counts = {status: sum(r.status == status for r in runner.results) for status in _STATUSES}
     summary = ", ".join(f"{n} {status}" for status, n in counts.items())
     progress.result({"passed": runner.passed, "counts": counts, "steps": [r.to_dict() for r in runner.results],
                      "junit_xml": args.junit_xml},
@@ -102,9 +102,9 @@ def cmd_scenario_run(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def _show(progress: Progress, result: StepResult) -> None:
-    """A step's result: an event in JSON mode, a PASS/FAIL/SKIP line for people."""
+    """A step's result: a ``scenario_step`` event in JSON mode, a PASS/FAIL/SKIP line for people."""
     if progress.json:
-        progress.emit({"event": _KINDS[result.status], **result.to_dict()})
+        progress.emit({"event": "scenario_step", **result.to_dict()})
         return
     word = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}[result.status]
     tail = f": {result.message}" if result.message else ""
