@@ -61,6 +61,8 @@ class ClusterIn:
     """Further cluster fields (``key_name``, ``timeout``) already in heatdeploy's terms."""
     unmapped: dict[str, Any] = field(default_factory=dict)
     """Cluster fields heatdeploy has no equivalent for, reported."""
+    remarks: list[tuple[tuple[str, int], str]] = field(default_factory=list)
+    """Further lines for the user, each where it applies."""
 
 
 @dataclass
@@ -140,6 +142,7 @@ def convert(cluster: ClusterIn, plugins: Plugins, overrides: Overrides = Overrid
         spec["anti_affinity"] = anti
     if configs:
         spec["configs"] = configs
+    notes.extend(_note(at, message) for at, message in cluster.remarks)
     for key, value in cluster.unmapped.items():
         if value not in (None, False, "", [], {}):
             why = _NOT_MAPPED.get(key, "heatdeploy has no equivalent")

@@ -53,6 +53,9 @@ def _cluster(source: Source, templates: dict[str, Source]) -> ClusterIn:
         configs=data.get("cluster_configs") or {}, anti_affinity=list(data.get("anti_affinity") or []),
         network=data.get("neutron_management_network") or data.get("net_id"), image=data.get("default_image_id"),
         unmapped={key: data.get(key) for key in _CLUSTER_UNMAPPED})
+    if source.keys.get("node_groups", "node_groups") != "node_groups":  # the shape of show -f json
+        cluster.remarks.append((where(), "'show -f json' prints no cluster or node group configs: add any the "
+                                         "cluster had to the spec's configs"))
     for group in cluster.groups:
         plugin = group.fields.get("plugin_name")
         if plugin and plugin != cluster.plugin:

@@ -88,6 +88,8 @@ class TemplatesTest(unittest.TestCase):
         self.assertEqual((worker["count"], worker["flavor"], worker["floating_ip_pool"], worker["volumes"]),
                          (3, "m1.large", None, {"count": 2, "size": 10, "mount_prefix": "/volumes/disk"}))
         self.assertTrue(any("process 'oozie' has no heatdeploy equivalent: dropped" in n for n in notes_of(imported)))
+        self.assertIn(f"{VANILLA_SHOW[0]}:1: 'show -f json' prints no cluster or node group configs: add any the "
+                      "cluster had to the spec's configs", notes_of(imported))
         load_converted(imported.specs[0], PLUGINS)
 
     def test_node_group_templates_alone_and_missing_references_are_bad_input(self) -> None:
