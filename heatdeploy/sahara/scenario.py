@@ -255,8 +255,8 @@ def plan_job(name: str, job: Any, at: tuple[str, int], base: Path, mapping: Plug
     planned = PlannedJob(name, kind, at)
     heat_type = mapping.job_types.get(kind)
     if heat_type is None:
-        planned.skip = JOB_TYPES_WITHOUT_EQUIVALENT.get(kind, f"{kind} jobs have no heatdeploy equivalent") + \
-            f" on {framework} clusters"
+        planned.skip = JOB_TYPES_WITHOUT_EQUIVALENT.get(
+            kind, f"{kind} jobs have no heatdeploy equivalent on {framework} clusters")
         return planned
     if heat_type not in types:
         planned.skip = f"{framework} clusters run {', '.join(types) or 'no'} jobs, not {heat_type}"

@@ -176,10 +176,30 @@ class ScenarioImportTest(unittest.TestCase):
         pi, pig = scenario.steps[0].jobs
         self.assertEqual(pi.job, JobSpec(type="spark", binary=str(DATA / "scenario" / "jobs" / "pi.py"), args=["4"],
                                          main_class=None, conf={"spark.executor.memory": "512m"}))
-        self.assertEqual(pig.skip, "no heatdeploy job type runs Pig on spark clusters")
+        self.assertEqual(pig.skip, "no heatdeploy job type runs Pig")
         self.assertEqual(scenario.steps[1].scaling, [ScalingOp("add", "worker", 1)])
-        self.assertIn(f"{SCENARIO[1]}:13: EDP job pig_job[0] (Pig): skipped: no heatdeploy job type runs Pig on "
-                      "spark clusters", notes_of(imported))
+        self.assertIn(f"{SCENARIO[1]}:13: EDP job pig_job[0] (Pig): skipped: no heatdeploy job type runs Pig",
+                      notes_of(imported))
+        load_converted(scenario.converted, PLUGINS)
+
+    def test_a_vanilla_scenario_becomes_a_hadoop_spec_with_java_jobs(self) -> None:
+        imported = import_files([str(DATA / "scenario" / "vanilla.yaml")], {}, PLUGINS)
+        [scenario] = imported.scenarios
+        spec = scenario.converted.spec
+        self.assertEqual((spec["plugin"], spec["timeout"], spec["configs"]), ("hadoop", 30, {"dfs.replication": 1}))
+        self.assertEqual([g["processes"] for g in spec["node_groups"]], [
+            ["datanode", "nodemanager"], ["namenode", "resourcemanager", "nodemanager"],
+            ["historyserver", "secondarynamenode"]])
+        self.assertEqual([s.kind for s in scenario.steps], ["run_jobs", "scale", "run_jobs"])
+        java, mapreduce, streaming, hive = scenario.steps[0].jobs
+        self.assertEqual(java.job, JobSpec(type="mapreduce", binary=str(DATA / "scenario" / "jobs" /
+                                                                        "hadoop-mapreduce-examples.jar"),
+                                           main_class="org.apache.hadoop.examples.QuasiMonteCarlo",
+                                           args=["10", "10"], conf={"mapreduce.job.maps": "2"}))
+        self.assertRegex(mapreduce.skip, "^Sahara's MapReduce jobs are Oozie workflows")
+        self.assertRegex(streaming.skip, "^the job has no main_lib")
+        self.assertEqual(hive.skip, "no heatdeploy job type runs Hive")
+        self.assertEqual(scenario.steps[1].scaling, [ScalingOp("resize", "worker-dn-nm", 1)])
         load_converted(scenario.converted, PLUGINS)
 
     def test_import_writes_specs_that_validate(self) -> None:
