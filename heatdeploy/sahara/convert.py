@@ -152,6 +152,7 @@ def convert(cluster: ClusterIn, plugins: Plugins, overrides: Overrides = Overrid
 
 def _group(group: GroupIn, mapping: PluginMap, framework: Framework, overrides: Overrides, cluster: ClusterIn,
            cluster_configs: dict[str, Any], notes: list[Note]) -> dict[str, Any] | None:
+    """A node group of the spec, or ``None`` (with a note) when none of its processes carries over."""
     fields, where = group.fields, group.where
     processes, lines = map_processes(mapping, list(fields.get("node_processes") or []))
     notes.extend(_note(where("node_processes"), f"node group {group.name}: {line}") for line in lines)
@@ -160,16 +161,7 @@ def _group(group: GroupIn, mapping: PluginMap, framework: Framework, overrides: 
                                                     f"has a heatdeploy {framework.name} equivalent"))
         return None
     out: dict[str, Any] = {"name": _hostname(group.name, 40, "node group", where("name"), notes),
-                           "count": group.count, "processes": processes}
-    flavor = overrides.flavor or fields.get("flavor_id")
-    if flavor is None or not isinstance(flavor, str | int) or placeholder(flavor):
-        raise _missing(where("flavor_id"), f"node group {group.name}: flavor", "--flavor NAME", flavor)
-    out["flavor"] = str(flavor)
-    image = fields.get("image_id")
-    if image and not placeholder(image) and not overrides.image:
-        out["image"] = image
-    elif "image" not in out and not (overrides.image or cluster.image):
-        raise _missing(where("image_id"), f"node group {group.name}: image", "--image NAME", image)
+                           "count": group.count, "processes": processes, **_machine(group, overrides, cluster)}
     _access(out, fields, where, group.name, overrides, cluster, notes)
     for key, target in (("availability_zone", "availability_zone"), ("is_proxy_gateway", "proxy_gateway")):
         value = fields.get(key)
@@ -183,13 +175,32 @@ def _group(group: GroupIn, mapping: PluginMap, framework: Framework, overrides: 
                  cluster_configs, notes, group.name)
     if configs:
         out["configs"] = configs
-    for key in sorted(set(fields) - _METADATA - _GROUP_FIELDS):
-        why = _NOT_MAPPED.get(key)
-        if why and fields[key] not in (None, False, "", [], {}):
-            notes.append(_note(where(key), f"node group {group.name}: {key} is not carried over: {why}"))
-        elif not why and key not in ("flavor", "security_group", "volumes_size"):
-            notes.append(_note(where(key), f"node group {group.name}: field {key!r} is not carried over"))
+    _report_fields(group, notes)
     return out
+
+
+def _machine(group: GroupIn, overrides: Overrides, cluster: ClusterIn) -> dict[str, Any]:
+    """The group's flavor, and its image when it has its own; exit 2 when either is missing altogether."""
+    fields, where = group.fields, group.where
+    flavor = overrides.flavor or fields.get("flavor_id")
+    if flavor is None or not isinstance(flavor, str | int) or placeholder(flavor):
+        raise _missing(where("flavor_id"), f"node group {group.name}: flavor", "--flavor NAME", flavor)
+    image = fields.get("image_id")
+    if image and not placeholder(image) and not overrides.image:
+        return {"flavor": str(flavor), "image": image}
+    if not (overrides.image or cluster.image):
+        raise _missing(where("image_id"), f"node group {group.name}: image", "--image NAME", image)
+    return {"flavor": str(flavor)}
+
+
+def _report_fields(group: GroupIn, notes: list[Note]) -> None:
+    """A line for each field of the group heatdeploy does not carry over."""
+    for key in sorted(set(group.fields) - _METADATA - _GROUP_FIELDS):
+        why = _NOT_MAPPED.get(key)
+        if why and group.fields[key] not in (None, False, "", [], {}):
+            notes.append(_note(group.where(key), f"node group {group.name}: {key} is not carried over: {why}"))
+        elif not why and key not in ("flavor", "security_group", "volumes_size"):
+            notes.append(_note(group.where(key), f"node group {group.name}: field {key!r} is not carried over"))
 
 
 def _access(out: dict[str, Any], fields: dict[str, Any], where: Where, group: str, overrides: Overrides,

@@ -145,32 +145,10 @@ def _plan(source: Source, index: int, merged: _Merged, plugins: Plugins, overrid
 
 
 def _cluster_in(raw: dict[str, Any], where: Where, merged: _Merged) -> ClusterIn:
+    """A scenario cluster in the terms of a cluster template."""
     template = raw.get("cluster_template") or {}
-    counts = template.get("node_group_templates") or {}
-    if not isinstance(counts, dict):
-        raise problem(*where("cluster_template", "node_group_templates"), "cluster_template.node_group_templates: "
-                                                                         "expected a mapping of names to counts")
-    groups = []
-    raw_groups = raw.get("node_group_templates") or []
-    proxied = any(isinstance(g, dict) and g.get("is_proxy_gateway") in (True, "true", "True") for g in raw_groups)
-    public = merged.network.get("public_network", "public")
-    for i, group in enumerate(raw_groups):
-        here = _below(where, "node_group_templates", i)
-        if not isinstance(group, dict) or "name" not in group:
-            raise problem(*here(), "node_group_templates: each needs a name")
-        fields = dict(group)
-        fields["flavor_id"] = fields.pop("flavor", None)
-        if isinstance(fields["flavor_id"], dict):
-            fields["flavor_id"] = None  # sahara-tests created flavors; heatdeploy uses existing ones
-        if "security_group" in fields:
-            fields["security_groups"] = fields.pop("security_group")
-        # sahara-tests gave floating IPs to the proxy gateways only, when there are some; else to every group.
-        proxy = fields.get("is_proxy_gateway") in (True, "true", "True")
-        fields["floating_ip_pool"] = public if (proxy or not proxied) else None
-        count = counts.get(group["name"], 0)
-        groups.append(GroupIn(str(group["name"]), count if isinstance(count, int) else 0, fields, here))
-    timeout = raw.get("timeout_poll_cluster_status")
     extra: dict[str, Any] = {}
+    timeout = raw.get("timeout_poll_cluster_status")
     if isinstance(timeout, int) and timeout > 0:
         extra["timeout"] = math.ceil(timeout / 60)
     if raw.get("key_name"):
@@ -179,10 +157,40 @@ def _cluster_in(raw: dict[str, Any], where: Where, merged: _Merged) -> ClusterIn
         f"{raw.get('plugin_name')}-{raw.get('plugin_version')}"
     return ClusterIn(
         name=str(name), plugin=str(raw.get("plugin_name", "")), version=str(raw.get("plugin_version", "")),
-        where=where, groups=groups, configs=template.get("cluster_configs") or {},
+        where=where, groups=_groups(raw, where, merged), configs=template.get("cluster_configs") or {},
         anti_affinity=list(template.get("anti_affinity") or []),
         network=merged.network.get("private_network", "private"), image=raw.get("image"), extra=extra,
         unmapped={k: raw.get(k) for k in _SCENARIO_UNMAPPED})
+
+
+def _groups(raw: dict[str, Any], where: Where, merged: _Merged) -> list[GroupIn]:
+    """Every node group template of the cluster, counted as its cluster template says (0 when it does not)."""
+    counts = (raw.get("cluster_template") or {}).get("node_group_templates") or {}
+    if not isinstance(counts, dict):
+        raise problem(*where("cluster_template", "node_group_templates"), "cluster_template.node_group_templates: "
+                                                                         "expected a mapping of names to counts")
+    raw_groups = raw.get("node_group_templates") or []
+    # sahara-tests gave floating IPs to the proxy gateways only, when there are some; else to every group.
+    proxied = any(isinstance(g, dict) and _true(g.get("is_proxy_gateway")) for g in raw_groups)
+    public = merged.network.get("public_network", "public")
+    groups = []
+    for i, group in enumerate(raw_groups):
+        here = _below(where, "node_group_templates", i)
+        if not isinstance(group, dict) or "name" not in group:
+            raise problem(*here(), "node_group_templates: each needs a name")
+        fields = dict(group)
+        flavor = fields.pop("flavor", None)
+        fields["flavor_id"] = None if isinstance(flavor, dict) else flavor  # heatdeploy uses existing flavors
+        if "security_group" in fields:
+            fields["security_groups"] = fields.pop("security_group")
+        fields["floating_ip_pool"] = public if (_true(fields.get("is_proxy_gateway")) or not proxied) else None
+        count = counts.get(group["name"], 0)
+        groups.append(GroupIn(str(group["name"]), count if isinstance(count, int) else 0, fields, here))
+    return groups
+
+
+def _true(value: object) -> bool:
+    return value is True or str(value).lower() == "true"
 
 
 _PLACES = {"cluster_configs": ("cluster_template", "cluster_configs"),
@@ -257,38 +265,46 @@ def plan_job(name: str, job: Any, at: tuple[str, int], base: Path, mapping: Plug
     if heat_type is None:
         planned.skip = JOB_TYPES_WITHOUT_EQUIVALENT.get(
             kind, f"{kind} jobs have no heatdeploy equivalent on {framework} clusters")
-        return planned
-    if heat_type not in types:
+    elif heat_type not in types:
         planned.skip = f"{framework} clusters run {', '.join(types) or 'no'} jobs, not {heat_type}"
-        return planned
-    configs = {str(k): str(v) for k, v in (job.get("configs") or {}).items()}
+    else:
+        _plan_request(planned, heat_type, job, at, base)
+    return planned
+
+
+def _plan_request(planned: PlannedJob, heat_type: str, job: dict[str, Any], at: tuple[str, int],
+                  base: Path) -> None:
+    """Fill in the job to run (binary, data, configs, arguments), or why it is skipped."""
     libs = ([job["main_lib"]] if job.get("main_lib") else []) + list(job.get("additional_libs") or [])
     if not libs:
         planned.skip = "the job has no main_lib: heatdeploy runs a job's binary (a streaming job ships its mapper)"
-        return planned
+        return
     binary = _local_file(libs[0], "main_lib", _BINARY_TYPES, at, base, planned)
-    for extra in libs[1:]:
-        planned.notes.append(f"additional lib {extra.get('source')} is not passed (heatdeploy runs one binary)")
-    inputs = _data(job.get("input_datasource"), "input_datasource", at, base, planned)
-    output = job.get("output_datasource")
-    if output:
-        if output.get("type") not in _DATA_TYPES:
-            planned.skip = f"output_datasource of type {output.get('type')!r} has no heatdeploy equivalent"
-        else:
-            planned.output = True
-            if output.get("type") == "hdfs":
-                planned.notes.append("the HDFS output is collected into Swift instead")
+    planned.notes += [f"additional lib {lib.get('source')} is not passed (heatdeploy runs one binary)"
+                      for lib in libs[1:]]
+    planned.input_file = _data(job.get("input_datasource"), "input_datasource", at, base, planned)
+    _output(job.get("output_datasource"), planned)
     if planned.skip or binary is None:
-        return planned
-    planned.input_file = inputs
+        return
+    configs = {str(k): str(v) for k, v in (job.get("configs") or {}).items()}
     main_class = configs.pop("edp.java.main_class", None)
     if main_class and binary.suffix == ".py":
         main_class = None  # sahara-tests named a Python file's entry "main"; spark-submit needs none
-    conf = _conf(heat_type, configs, planned)
     args = [str(a).replace("{input_datasource}", "{input}").replace("{output_datasource}", "{output}")
             for a in job.get("args") or []]
-    planned.job = JobSpec(type=heat_type, binary=str(binary), args=args, main_class=main_class, conf=conf)
-    return planned
+    planned.job = JobSpec(type=heat_type, binary=str(binary), args=args, main_class=main_class,
+                          conf=_conf(heat_type, configs, planned))
+
+
+def _output(output: Any, planned: PlannedJob) -> None:
+    if not output:
+        return
+    if output.get("type") not in _DATA_TYPES:
+        planned.skip = f"output_datasource of type {output.get('type')!r} has no heatdeploy equivalent"
+        return
+    planned.output = True
+    if output.get("type") == "hdfs":
+        planned.notes.append("the HDFS output is collected into Swift instead")
 
 
 def _conf(heat_type: str, configs: dict[str, str], planned: PlannedJob) -> dict[str, str]:
