@@ -146,7 +146,7 @@ def add_commands(sub: Any) -> None:
                 "one pass/fail line per step, exit 1 if any failed. " + _MAKO,
                 "heatdeploy scenario run spark.yaml.mako edp.yaml.mako --var cluster_name=ci "
                 "--os-cloud mycloud --junit-xml results.xml",
-                "interrupted: the scenario's cluster was deleted; run the scenario again")
+                "interrupted: the scenario's cluster, if it was launched, is deleted; run the scenario again")
     _conversion_options(p)
     p.add_argument("--junit-xml", metavar="PATH", help="also write the results as a JUnit XML report")
     p.add_argument("--results-container", metavar="CONTAINER", default="heatdeploy-scenarios",

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from heatdeploy.errors import UsageError
 from heatdeploy.spec.problems import LocatedProblem, SpecError
 from heatdeploy.spec.yaml_source import Document, load_yaml, read_text
 
@@ -78,8 +79,11 @@ def _json_document(text: str, path: str) -> Document:
 
 def render_mako(text: str, path: str, variables: Mapping[str, str]) -> str:
     """Render a Mako scenario template; every undefined variable is a located problem (exit 2)."""
-    from mako import exceptions
-    from mako.template import Template
+    try:
+        from mako import exceptions
+        from mako.template import Template
+    except ImportError:
+        raise UsageError(f"{path}: rendering Mako templates needs Mako: pip install 'heatdeploy[sahara]'") from None
 
     try:
         template = Template(text, strict_undefined=True)
