@@ -39,6 +39,13 @@ def _variable(value: str) -> tuple[str, str]:
     return name, setting
 
 
+def _container(value: str) -> str:
+    if not value or "/" in value or len(value) > 256 or any(ord(c) < 32 for c in value):
+        raise argparse.ArgumentTypeError(f"expected a Swift container name (no '/', at most 256 characters), "
+                                         f"got {value!r}")
+    return value
+
+
 def _overrides(args: argparse.Namespace) -> Overrides:
     from heatdeploy.sahara.convert import Overrides
 
@@ -149,7 +156,7 @@ def add_commands(sub: Any) -> None:
                 "interrupted: the scenario's cluster, if it was launched, is deleted; run the scenario again")
     _conversion_options(p)
     p.add_argument("--junit-xml", metavar="PATH", help="also write the results as a JUnit XML report")
-    p.add_argument("--results-container", metavar="CONTAINER", default="heatdeploy-scenarios",
+    p.add_argument("--results-container", metavar="CONTAINER", default="heatdeploy-scenarios", type=_container,
                    help="Swift container the jobs' outputs go to (default: heatdeploy-scenarios)")
     parallel_option(p)
     lock_option(p)

@@ -17,7 +17,6 @@ from heatdeploy.plugin.framework import Framework
 from heatdeploy.plugin.manager import Plugins
 from heatdeploy.sahara.mapping import MappedConfig, Note, PluginMap, map_config, map_processes, plugin_map
 from heatdeploy.sahara.sources import placeholder, problem
-from heatdeploy.spec.model import MAX_HOSTNAME
 
 Where = Callable[..., tuple[str, int]]
 """Where a field (by path below the thing) is: (file, line)."""
@@ -303,7 +302,7 @@ def _hostname(value: object, limit: int, what: str, at: tuple[str, int], notes: 
     name = re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", text.lower())).strip("-")[:limit].strip("-") or "sahara"
     if name != text:
         notes.append(_note(at, f"{what} name {text!r} becomes {name!r} (heatdeploy names are host names)"))
-    return name if len(name) < MAX_HOSTNAME else name[:limit]
+    return name
 
 
 def _bool(value: object) -> bool:

@@ -71,10 +71,13 @@ def read_source(path: str, variables: Mapping[str, str]) -> Source:
 
 def _json_document(text: str, path: str) -> Document:
     try:
-        json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise problem(path, exc.lineno, f"invalid JSON: {exc.msg}") from None
-    return load_yaml(text, path)  # the same data, with each value's line (JSON is YAML)
+    try:
+        return load_yaml(text, path)  # the same data, with each value's line (JSON is YAML)
+    except SpecError:  # JSON that YAML reads otherwise (tabs, say): the data without lines
+        return Document(path, data)
 
 
 def render_mako(text: str, path: str, variables: Mapping[str, str]) -> str:
