@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import collections
 import json
+import signal
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +20,7 @@ from heatdeploy import load_and_validate, load_plugins
 from heatdeploy.cloud.auth import load_cloud
 from tests.functional.cloudtools import LocalCloud
 from tests.functional.test_jobs import JOBS
-from tests.functional.test_launch import CLOUD, heatdeploy, result_of
+from tests.functional.test_launch import CLOUD, ROOT, heatdeploy, result_of
 
 NAME = "ft-sahara"
 RESULTS = "ft-sahara-results"
@@ -72,6 +75,26 @@ def edp(folder: Path) -> str:
     }
     return yaml.safe_dump({"edp_jobs_flow": flows, "network": {"private_network": "private",
                                                                "public_network": "public"}})
+
+
+SLEEPING = """clusters:
+  - plugin_name: spark
+    plugin_version: 2.1.0
+    image: debian-local
+    node_group_templates:
+      - name: all-in-one
+        flavor: m1.small
+        node_processes: [master, slave]
+    cluster_template:
+      node_group_templates: {all-in-one: 1}
+    cluster: {name: ft-sahara-term}
+    scenario: [run_jobs]
+    edp_jobs_flow: [sleeping]
+edp_jobs_flow:
+  sleeping:
+    - type: Spark
+      main_lib: {type: database, source: %s}
+"""
 
 
 @pytest.fixture
@@ -131,3 +154,34 @@ def test_a_converted_spark_scenario_runs_and_reports_every_step(scenario: list[s
     # Nothing is left of the cluster: no record, no stack.
     _, lines, _ = heatdeploy("list", "--os-cloud", CLOUD)
     assert NAME not in {c["name"] for c in result_of(lines)["clusters"]}
+
+
+def test_a_terminated_scenario_run_deletes_its_cluster(local_cloud: LocalCloud, tmp_path: Path) -> None:
+    path = tmp_path / "sleeping.yaml"
+    path.write_text(SLEEPING % json.dumps(str(JOBS / "sleep.py")))
+    junit = tmp_path / "junit.xml"
+    process = subprocess.Popen([sys.executable, "-m", "heatdeploy", "scenario", "run", str(path), "--os-cloud", CLOUD,
+                                "--junit-xml", str(junit), "--format", "json"],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        lines = []
+        for raw in process.stdout:  # ends when the process does, whatever happens
+            lines.append(json.loads(raw))
+            if lines[-1]["event"] == "phase" and lines[-1]["message"].startswith("starting spark job"):
+                process.send_signal(signal.SIGTERM)  # a CI job cancelled while the job runs
+                break
+        out, stderr = process.communicate(timeout=300)
+        lines += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        assert process.returncode == 130, stderr
+        steps = [(line["step"], line["status"]) for line in lines if line["event"] == "scenario_step"]
+        assert steps == [("launch", "passed"), ("delete", "passed")], lines[-5:]
+        assert lines[-1]["event"] == "error" and lines[-1]["message"].startswith("interrupted"), lines[-1]
+        assert [case.get("name") for case in ET.parse(junit).getroot().iter("testcase")] == ["launch", "delete"]
+        _, listed, _ = heatdeploy("list", "--os-cloud", CLOUD)
+        assert "ft-sahara-term" not in {c["name"] for c in result_of(listed)["clusters"]}
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=60)
+        heatdeploy("delete", "ft-sahara-term", "--os-cloud", CLOUD, "--force", check=False)
