@@ -141,6 +141,16 @@ class BadInputTest(unittest.TestCase):
             f"{SCENARIO[2]}:5: undefined variable 'network_private_name' (pass --var network_private_name=VALUE)",
             f"{SCENARIO[0]}:30: undefined variable 'cluster_name' (pass --var cluster_name=VALUE)"])
 
+    def test_a_mako_syntax_error_is_located(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "broken.yaml.mako"
+            path.write_text("clusters:\n% for x in [1]:\n  - plugin_name: spark\n<%page args=\"a='1'\n")
+            with self.assertRaises(SpecError) as caught:
+                import_files([str(path)], {}, PLUGINS)
+        [problem] = caught.exception.problems
+        self.assertEqual(problem.file, str(path))
+        self.assertRegex(problem.message, "^invalid Mako template: ")
+
     def test_bad_yaml_in_a_scenario_is_located_and_json_mode_ends_with_an_error_event(self) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "bad.yaml"
