@@ -170,6 +170,11 @@ def _groups(raw: dict[str, Any], where: Where, merged: _Merged) -> list[GroupIn]
         raise problem(*where("cluster_template", "node_group_templates"), "cluster_template.node_group_templates: "
                                                                          "expected a mapping of names to counts")
     raw_groups = raw.get("node_group_templates") or []
+    names = {g.get("name") for g in raw_groups if isinstance(g, dict)}
+    for name in counts:
+        if name not in names:
+            raise problem(*where("cluster_template", "node_group_templates", name), f"cluster_template: node group "
+                          f"{name!r} is not among the cluster's node_group_templates")
     # sahara-tests gave floating IPs to the proxy gateways only, when there are some; else to every group.
     proxied = any(isinstance(g, dict) and _true(g.get("is_proxy_gateway")) for g in raw_groups)
     public = merged.network.get("public_network", "public")

@@ -232,6 +232,15 @@ class ScenarioImportTest(unittest.TestCase):
                                                    r"nowhere/pi\.py is not a file"):
                 import_files([SCENARIO[0], str(edp), SCENARIO[2]], SCENARIO_VARS, PLUGINS)
 
+    def test_a_cluster_template_naming_an_unknown_group_is_bad_input(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "s.yaml"
+            path.write_text("clusters:\n  - plugin_name: spark\n    plugin_version: '2.2'\n    image: i\n"
+                            "    node_group_templates:\n      - {name: m, flavor: f, node_processes: [master, slave]}\n"
+                            "    cluster_template:\n      node_group_templates:\n        m: 1\n        w: 2\n")
+            with self.assertRaisesRegex(SpecError, r"s\.yaml:10: cluster_template: node group 'w' is not among"):
+                import_files([str(path)], {}, PLUGINS)
+
     def test_spec_text_is_yaml_dumped_from_data(self) -> None:
         imported = import_files(SCENARIO, {**SCENARIO_VARS, "cluster_name": "CI Spark_1 'quoted'"}, PLUGINS)
         text = spec_text(imported.scenarios[0].converted)
