@@ -21,7 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from heatdeploy.cli import binaries, completion, jobs, lifecycle
+from heatdeploy.cli import binaries, completion, jobs, lifecycle, sahara
 from heatdeploy.cli.formats import RESOURCE_FORMATS
 from heatdeploy.cli.options import command, format_option, installed_plugins, plugins, split_passthrough
 from heatdeploy.cli.os_options import CommandParser
@@ -248,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     lifecycle.add_commands(sub)
     jobs.add_commands(sub)
     binaries.add_commands(sub)
+    sahara.add_commands(sub)
     _add_local(sub)
     p = command(sub, "completion", cmd_completion, "print a shell completion script for heatdeploy",
                 "heatdeploy completion bash > /etc/bash_completion.d/heatdeploy")

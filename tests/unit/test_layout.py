@@ -23,6 +23,7 @@ LAYERS = [
     ["heatdeploy.steps"],
     ["heatdeploy.cluster"],
     ["heatdeploy.jobs"],
+    ["heatdeploy.sahara"],
     ["heatdeploy.testing", "heatdeploy.pytest_plugin", "heatdeploy.local", "heatdeploy.skeleton"],
     ["heatdeploy.cli"],
     ["heatdeploy.osc"],

@@ -1,0 +1,2 @@
+A = LOAD '$INPUT' USING PigStorage() AS (line:chararray);
+STORE A INTO '$OUTPUT';
