@@ -64,6 +64,15 @@ class Repeated(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        # swiftclient rewinds the body to send it again after a failure.
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
+        self.position = max(0, min(self.size, base + offset))
+        return self.position
+
     def read(self, n: int = -1) -> bytes:
         n = self.size - self.position if n < 0 else min(n, self.size - self.position)
         start = self.position % len(self.block)
