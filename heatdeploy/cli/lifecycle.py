@@ -121,16 +121,15 @@ def cmd_renew(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def cmd_delete(args: argparse.Namespace, progress: Progress) -> int:
-    from heatdeploy.jobs.manager import JobManager, abandon_jobs
+    from heatdeploy.jobs.manager import JobManager, delete_with_jobs
 
     clusters = manager(args, progress)
     gone = clusters.cloud.records.load(args.name) is None and clusters.cloud.stacks.find(args.name) is None
+    left: list[str] = []
     if not (gone and args.purge_jobs):  # a cluster already gone may still have job records to purge
-        abandon_jobs(clusters, args.name, "its cluster was deleted before the job ended")
-        left = clusters.delete(args.name, force=args.force, timeout_minutes=args.timeout or 30,
-                               break_lock=args.break_lock, stall_seconds=args.stall_after)
-    else:
-        left = []
+        left = delete_with_jobs(clusters, args.name, "its cluster was deleted before the job ended",
+                                force=args.force, timeout_minutes=args.timeout or 30, break_lock=args.break_lock,
+                                stall_seconds=args.stall_after)
     jobs = JobManager(clusters)
     purged = jobs.purge(args.name) if args.purge_jobs else []
     kept = [] if args.purge_jobs else [job.id for job in jobs.list(args.name)]

@@ -43,8 +43,8 @@ the next split fetches these bytes too, so a typical line's length, not a block,
 SUCCESS = "_SUCCESS"
 _ATTEMPTS = 4
 
-Fetch = Callable[[str, int, int], bytes]
-"""``fetch(url, first, last)``: bytes ``first`` to ``last`` (inclusive) of an object, fewer at its end."""
+Fetch = Callable[[str, int, int, int], bytes]
+"""``fetch(url, first, last, size)``: bytes ``first`` to ``last`` (inclusive) of an object of ``size`` bytes."""
 
 
 @dataclass(frozen=True)
@@ -90,19 +90,28 @@ def splits(name: str = "", split_bytes: int = DEFAULT_SPLIT_BYTES,
     return result
 
 
-def http_fetch(url: str, first: int, last: int) -> bytes:
-    """Bytes ``first``..``last`` of the object at ``url`` (a temp URL), retried on transient failures."""
+class ChangedError(RuntimeError):
+    """An input object is not the size it was listed with when the job started: it changed under the job."""
+
+
+def http_fetch(url: str, first: int, last: int, size: int) -> bytes:
+    """Bytes ``first``..``last`` of the object at ``url`` (a temp URL) of ``size`` bytes, retried on
+    transient failures; :class:`ChangedError` when the object is no longer ``size`` bytes long."""
     request = urllib.request.Request(url, headers={"Range": f"bytes={first}-{last}"})
     for attempt in range(_ATTEMPTS):
         try:
             with urllib.request.urlopen(request, timeout=300) as response:
+                total = response.headers.get("Content-Range", "").rpartition("/")[2]
                 body: bytes = response.read()
             if response.status == 200:  # a server that ignores Range sends everything
-                body = body[first:last + 1]
+                total, body = str(len(body)), body[first:last + 1]
+            if total.isdigit() and int(total) != size:
+                raise ChangedError(f"{_path(url)} is {total} bytes, not the {size} it was when the job started")
             return body
         except urllib.error.HTTPError as exc:
-            if exc.code == 416:  # past the end: nothing there
-                return b""
+            if exc.code == 416:  # the object shrank below where this split starts
+                raise ChangedError(f"{_path(url)} is shorter than the {size} bytes it was when the job started")\
+                    from None
             if exc.code < 500 or attempt == _ATTEMPTS - 1:
                 raise
         except (urllib.error.URLError, OSError):
@@ -110,6 +119,11 @@ def http_fetch(url: str, first: int, last: int) -> bytes:
                 raise
         time.sleep(0.5 * 2 ** attempt)  # a server that is overloaded needs time, not more requests
     raise AssertionError("unreachable")
+
+
+def _path(url: str) -> str:
+    """A temp URL without its signature, to name the object in an error."""
+    return urllib.parse.unquote(url.partition("?")[0])
 
 
 def read_split(split: Split, fetch: Fetch = http_fetch) -> Iterator[str]:
@@ -121,7 +135,7 @@ def read_split(split: Split, fetch: Fetch = http_fetch) -> Iterator[str]:
     at a time, to its end.
     """
     first = split.start - 1 if split.start > 0 else 0
-    data = fetch(split.url, first, split.end - 1)
+    data = fetch(split.url, first, split.end - 1, split.size)
     if split.start > 0:
         cut = data.find(b"\n")
         if cut < 0 or first + cut + 1 >= split.end:  # the line running through this split began before it
@@ -137,7 +151,7 @@ def _rest_of_line(split: Split, fetch: Fetch) -> bytes:
     """The bytes after ``split`` up to and including the first line end (or the object's end)."""
     rest, position, step = b"", split.end, TAIL_BYTES
     while position < split.size:
-        more = fetch(split.url, position, min(position + step, split.size) - 1)
+        more = fetch(split.url, position, min(position + step, split.size) - 1, split.size)
         if not more:
             break
         cut = more.find(b"\n")

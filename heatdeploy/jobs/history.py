@@ -14,13 +14,13 @@ import time
 from collections.abc import Callable
 
 from heatdeploy.cloud.project import ObjectStore, RecordStore
-from heatdeploy.cloud.records import CONTAINER, job_log_prefix
+from heatdeploy.cloud.records import CONTAINER, JOB_LOG_CHUNK, job_log_prefix
 from heatdeploy.plugin.daemons import ALIVE_FUNCTION
 from heatdeploy.plugin.files import env_file
 from heatdeploy.plugin.jobs import JobRecord
 from heatdeploy.plugin.remote import Remote
 
-CHUNK_BYTES = 1024 * 1024
+CHUNK_BYTES = JOB_LOG_CHUNK
 SHIP_SECONDS = 2
 CONFIG = "log.conf"
 
@@ -51,7 +51,7 @@ while :; do
     ended=no
     if [ -f exit_status ] || {{ [ -f pid ] && ! hd_alive "$(cat pid)"; }}; then ended=yes; fi
     ship
-    if [ "$ended" = yes ] || [ "$(date +%s)" -ge "$deadline" ]; then rm -f log.part; exit 0; fi
+    if [ "$ended" = yes ] || [ "$(date +%s)" -ge "$deadline" ]; then rm -f log.part shipper.pid; exit 0; fi
     sleep {SHIP_SECONDS}
 done
 """
@@ -61,9 +61,11 @@ setsid sh -c "$2" ship "$1" "$3" "$4" > /dev/null 2>&1 < /dev/null &
 echo $! > shipper.pid
 """
 
+# Stops the shipper, then removes every file that holds a temp URL: the job is over, and other jobs on the
+# cluster run as the same user.
 STOP_SCRIPT = """cd "$1" 2>/dev/null || exit 0
 if [ -f shipper.pid ]; then kill -s TERM -- "-$(cat shipper.pid)" 2>/dev/null; rm -f shipper.pid; fi
-rm -f log.part
+rm -f log.part log.conf job.env heatdeploy_job.json input.urls input.*.urls
 """
 
 

@@ -13,9 +13,11 @@ import contextlib
 import datetime
 import posixpath
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+from heatdeploy import interrupts
 from heatdeploy.cloud import binaries
 from heatdeploy.cloud.project import ObjectStore, RecordStore
 from heatdeploy.cloud.records import ClusterRecord
@@ -24,6 +26,7 @@ from heatdeploy.errors import HeatdeployError
 from heatdeploy.events import Event
 from heatdeploy.jobs import data, history, staging
 from heatdeploy.jobs.spec import JobSpec, data_problems
+from heatdeploy.plugin.job_process import DriverJobEngine
 from heatdeploy.plugin.jobs import FINAL, JobContext, JobEngine, JobRecord, new_job_id, utc_now
 from heatdeploy.plugin.remote import Remote
 from heatdeploy.spec.model import LoadedSpec
@@ -101,25 +104,29 @@ class JobManager:
             if request.type not in engine.types:
                 raise JobError(f"{request.type!r} jobs are not supported here (types: {', '.join(engine.types)})")
             driver = engine.driver(ctx)
-            job.instance = driver.name
+            job.instance, job.direct = driver.name, bool(getattr(engine, "direct_data", False))
             self._work(record).save_job(job)
             try:
                 program = self._stage_binary(store, ctx.remote(driver), job)
-                staged_inputs, staged_outputs = data.staged_names(job.args)
+                staged_inputs, staged_outputs = data.staged(job)
                 paths = self._stage_inputs(store, ctx, job, staged_inputs)
                 paths.update(self._output_folders(ctx.remote(driver), job, staged_outputs))
                 seconds = request.timeout + TEMP_URL_GRACE
                 job.deadline = _after(seconds)
                 self._write_job_files(ctx.remote(driver), job, data.direct_data(store, job, seconds))
-                self._phase(f"starting {job.type} job {job.id} on {driver.name}")
-                engine.start(ctx, job, program, staging.substitute(job.args, paths))
-            except HeatdeployError as exc:  # the job never ran: its record says why
-                job.state, job.message, job.finished_at = "FAILED", str(exc), utc_now()
+            except BaseException as exc:  # the job never ran: its record says why
+                job.state, job.finished_at = "FAILED", utc_now()
+                job.message = str(exc) if isinstance(exc, HeatdeployError) else f"not started: {exc!r}"
                 self._work(record).save_job(job)
                 raise
-            self._ship_log(store, ctx.remote(driver), job, seconds)
-        job.state = "RUNNING"
-        self._work(record).save_job(job)
+            # Started means recorded RUNNING, with its log shipped: Ctrl-C waits for the three.
+            with interrupts.deferred():
+                self._phase(f"starting {job.type} job {job.id} on {driver.name}")
+                engine.start(ctx, job, program, staging.substitute(job.args, paths))
+                if isinstance(engine, DriverJobEngine):  # its driver.log, pid and exit_status are the shipper's
+                    self._ship_log(store, ctx.remote(driver), job, seconds)
+                job.state = "RUNNING"
+                self._work(record).save_job(job)
         return job
 
     def _ship_log(self, store: ObjectStore, remote: Remote, job: JobRecord, seconds: int) -> None:
@@ -194,7 +201,7 @@ class JobManager:
             return self._orphaned(job, record)
         with self._context(record) as (ctx, engine):
             state, message = engine.status(ctx, job)
-            if state == "SUCCEEDED" and data.staged_names(job.args)[1]:
+            if state == "SUCCEEDED" and data.staged(job)[1]:
                 store = self.clusters.work_cloud(record).object_store()
                 try:
                     self._collect(store, ctx.remote(engine.driver(ctx)), job)
@@ -224,7 +231,7 @@ class JobManager:
                                                         f"saved: {exc}"))
 
     def _collect(self, store: ObjectStore, remote: Remote, job: JobRecord) -> None:
-        staged = data.staged_names(job.args)[1]
+        staged = data.staged(job)[1]
         for name, target in job.outputs.items():
             if name not in staged:
                 continue
@@ -266,20 +273,20 @@ class JobManager:
         self._work(record).save_job(job)
         return self.wait(job_id, timeout=60, interval=1.0)
 
+    def settle(self, cluster: str) -> builtins.list[JobRecord]:
+        """Refresh the cluster's unfinished jobs before it goes: those that ended get their state, staged
+        outputs and whole log. Returns the jobs still running."""
+        return [job for job in self.clusters.cloud.records.list_jobs(cluster)
+                if job.state not in FINAL and self.status(job.id).state not in FINAL]
+
     def abandon(self, cluster: str, reason: str) -> builtins.list[JobRecord]:
-        """Record the cluster's unfinished jobs as KILLED with ``reason``: the cluster is about to go."""
-        record = self.clusters.cloud.records.load(cluster)
-        if record is None:
-            return []
-        store = self._work(record)
-        ended = [job for job in store.list_jobs(cluster) if job.state not in FINAL]
-        if ended and record.state == "active":
-            with self._context(record) as (ctx, engine):
-                for job in ended:
-                    self._save_log(record, ctx, engine, job)
+        """Record the cluster's unfinished jobs as KILLED with ``reason``: its cluster is gone (what their
+        shippers sent of their logs stays readable)."""
+        records = self.clusters.cloud.records
+        ended = [job for job in records.list_jobs(cluster) if job.state not in FINAL]
         for job in ended:
             job.state, job.message, job.finished_at = "KILLED", reason, utc_now()
-            store.save_job(job)
+            records.save_job(job)
         return ended
 
     def purge(self, cluster: str) -> builtins.list[str]:
@@ -325,17 +332,28 @@ def run_transient(clusters: ClusterManager, loaded: LoadedSpec, request: JobSpec
                 job = jobs.cancel(job.id)
             return job
         finally:
-            abandon_jobs(clusters, name, "its transient cluster was deleted before the job ended")
             clusters.emit(Event("phase", message=f"deleting transient cluster {name}"))
-            clusters.delete(name, force=True)
+            delete_with_jobs(clusters, name, "its transient cluster was deleted before the job ended", force=True)
 
 
-def abandon_jobs(clusters: ClusterManager, name: str, reason: str) -> None:
-    """Record the unfinished jobs of cluster ``name`` as KILLED with ``reason``, their logs saved:
-    the cluster is about to be deleted. Never raises: a failure here is a warning."""
+def delete_with_jobs(clusters: ClusterManager, name: str, reason: str, **options: Any) -> builtins.list[str]:
+    """:meth:`ClusterManager.delete` (``options`` are its own), the cluster's jobs settled first and those
+    still running recorded KILLED with ``reason`` once the cluster is gone; returns what was left behind.
+
+    Nothing is recorded KILLED when the delete fails: the jobs may go on.
+    """
+    jobs = JobManager(clusters)
+    _best_effort(clusters, f"could not refresh the unfinished jobs of {name}", lambda: jobs.settle(name))
+    left = clusters.delete(name, **options)
+    _best_effort(clusters, f"could not record the unfinished jobs of {name} as killed",
+                 lambda: jobs.abandon(name, reason))
+    return left
+
+
+def _best_effort(clusters: ClusterManager, what: str, action: Callable[[], object]) -> None:
     # Teardown goes on whatever happens here: a job record left RUNNING is
     # reported, the cluster left behind would not be.
     try:
-        JobManager(clusters).abandon(name, reason)
+        action()
     except Exception as exc:  # noqa: BLE001 - any failure to record must not stop the deletion
-        clusters.emit(Event("warning", message=f"could not record the unfinished jobs of {name} as killed: {exc}"))
+        clusters.emit(Event("warning", message=f"{what}: {exc}"))

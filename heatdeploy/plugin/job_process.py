@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,6 +37,9 @@ else echo gone; fi
 """
 
 
+LOG_SCRIPT = 'tail -c "+$1" "$2" 2>/dev/null | base64'
+
+
 @dataclass(frozen=True)
 class JobProcess:
     """A job's driver started in the background in ``job.directory``, with its log and exit status kept there.
@@ -61,9 +65,12 @@ class JobProcess:
         return "FAILED", "the driver is gone without an exit status (instance restarted?)"
 
     def logs(self, remote: Remote, job: JobRecord, offset: int = 0) -> bytes:
-        """The driver's output from byte ``offset`` on (empty before it wrote any)."""
-        result = remote.run(["tail", "-c", f"+{offset + 1}", f"{job.directory}/driver.log"], check=False)
-        return result.stdout.encode()
+        """The driver's output from byte ``offset`` on, byte for byte (empty before it wrote any)."""
+        # base64: a command's output comes back as text, and any byte that is not UTF-8 would change
+        # the log's length, which offsets count in.
+        result = remote.run(["sh", "-c", LOG_SCRIPT, "logs", str(offset + 1), f"{job.directory}/driver.log"],
+                            check=False)
+        return base64.b64decode(result.stdout)
 
     def kill(self, remote: Remote, job: JobRecord) -> None:
         """SIGTERM to the driver's whole session: the driver and everything it started."""
@@ -84,6 +91,10 @@ class DriverJobEngine:
 
     types: tuple[str, ...] = ()
     """The job types this engine runs (``--type`` of ``job run``)."""
+    direct_data: bool = False
+    """Whether the framework's jobs read and write Swift themselves (``heatdeploy_job``, shipped to its
+    workers) when their arguments do not use ``{input}``/``{output}``; when false every input is staged
+    on every instance and every output collected from the driver, placeholders or not."""
     driver_process: str = ""
     """The process whose first running instance hosts every job's driver."""
     process: JobProcess = JobProcess()

@@ -56,6 +56,9 @@ class JobRecord:
     message: str = ""
     engine: dict[str, Any] = field(default_factory=dict)
     """The engine's own bookkeeping (application id, ...)."""
+    direct: bool = False
+    """Whether the job reads and writes its inputs and outputs without placeholders in Swift itself
+    (its engine's ``direct_data``); otherwise every input and output is staged."""
     deadline: str | None = None
     """When the job's temp URLs (its direct data, its log's shipping) expire."""
     log_saved: bool = False

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -107,10 +108,11 @@ def test_executors_read_their_share_of_swift_and_write_parts(cluster: str, swift
     size = sum(len(text.encode()) for text in corpus.values())
     assert len(corpus["corpus/big.txt"]) > 4 * 65536, "the big object spans several splits"
     since = local_cloud.state.log("swift-proxy").stat().st_size
+    output = f"direct-{uuid.uuid4().hex[:6]}"
     status, job = run_job(cluster, JOBS / "wordcount_direct.py", "--input", "swift://ft-direct/corpus/",
-                          "--output", "swift://ft-results/direct", "--wait", "--", "65536")
+                          "--output", f"swift://ft-results/{output}", "--wait", "--", "65536")
     assert status == 0 and job["state"] == "SUCCEEDED", job
-    names, lines = read_parts(swift, "ft-results", "direct/")
+    names, lines = read_parts(swift, "ft-results", f"{output}/")
     assert names == ["_SUCCESS", "part-00000", "part-00001", "part-00002"], names
     counts = {word: int(n) for word, n in (line.split("\t") for line in lines)}
     assert counts == dict(collections.Counter(" ".join(corpus.values()).split()))
@@ -127,10 +129,11 @@ def test_a_dataframe_aggregation_over_a_multi_object_input(cluster: str, swift: 
     for index in range(3):
         text = "".join(f"{city},{amount}\n" for city, amount in sales[index::3])
         swift.put_object("ft-direct", f"sales/day-{index}.csv", text.encode())
+    output = f"totals-{uuid.uuid4().hex[:6]}"
     status, job = run_job(cluster, JOBS / "sales_by_city.py", "--input", "sales=swift://ft-direct/sales/",
-                          "--output", "totals=swift://ft-results/totals/", "--wait", "--", "20000")
+                          "--output", f"totals=swift://ft-results/{output}/", "--wait", "--", "20000")
     assert status == 0 and job["state"] == "SUCCEEDED", job
-    names, lines = read_parts(swift, "ft-results", "totals/")
+    names, lines = read_parts(swift, "ft-results", f"{output}/")
     assert "_SUCCESS" in names
     totals: collections.Counter[str] = collections.Counter()
     for city, amount in sales:
@@ -144,14 +147,23 @@ def test_a_shell_job_gets_its_temp_urls_in_its_environment(cluster: str, swift: 
     swift.put_object("ft-direct", "shell/a.txt", b"one\ntwo\n")
     swift.put_object("ft-direct", "shell/b c.txt", b"three\n")
     script = tmp_path / "count.sh"
-    script.write_text('set -e\nwhile read -r url; do curl -fsS "$url"; done < "$HEATDEPLOY_INPUT_URLS" | wc -l '
-                      '> lines.txt\ncurl -fsS -T lines.txt "${HEATDEPLOY_OUTPUT_URL}lines.txt?'
-                      '${HEATDEPLOY_OUTPUT_QUERY}"\n')
+    # As the README shows it: the temp URLs reach curl on its standard input, not its command line.
+    script.write_text("""set -e
+sed 's/.*/url = "&"/' "$HEATDEPLOY_INPUT_URLS" | curl -fsS -K - | wc -l > lines.txt
+printf 'url = "%s%s?%s"\\n' "$HEATDEPLOY_OUTPUT_URL" lines.txt "$HEATDEPLOY_OUTPUT_QUERY" | curl -fsS -T lines.txt -K -
+""")
+    output = f"shell-{uuid.uuid4().hex[:6]}"
     status, lines, _ = heatdeploy("job", "run", cluster, "--type", "shell", "--binary", str(script), "--os-cloud",
                                   CLOUD, "--input", "swift://ft-direct/shell/", "--output",
-                                  "swift://ft-results/shell", "--wait", check=False, timeout=300)
+                                  f"swift://ft-results/{output}", "--wait", check=False, timeout=300)
     assert status == 0, lines
-    assert swift.get_object("ft-results", "shell/lines.txt")[1].strip() == b"3"
+    assert swift.get_object("ft-results", f"{output}/lines.txt")[1].strip() == b"3"
+    status, lines, _ = heatdeploy("job", "run", cluster, "--type", "shell", "--binary", str(script), "--os-cloud",
+                                  CLOUD, "--input", "swift://ft-direct/shell/", "--output",
+                                  f"swift://ft-results/{output}", check=False, timeout=300)
+    assert (status, result_of(lines)["message"]) == (
+        1, f"output swift://ft-results/{output} already holds objects: give the job a new output path, or "
+           "delete them"), lines
 
 
 def test_word_count_over_an_input_folder(cluster: str, swift: swift_client.Connection) -> None:

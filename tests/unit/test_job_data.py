@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import random
+import threading
 import unittest
 
 from heatdeploy.errors import HeatdeployError
@@ -20,7 +22,8 @@ class Ranges:
         self.body = body
         self.fetched = 0
 
-    def __call__(self, url: str, first: int, last: int) -> bytes:
+    def __call__(self, url: str, first: int, last: int, size: int) -> bytes:
+        assert size == len(self.body)
         chunk = self.body[first:last + 1]
         self.fetched += len(chunk)
         return chunk
@@ -75,7 +78,61 @@ class ReadSplitTest(unittest.TestCase):
             splits("logs", data={"inputs": {"books": {"objects": []}}})
 
 
+class _Object(http.server.BaseHTTPRequestHandler):
+    """One object, served with byte ranges (or without, when ``ranges`` is false)."""
+
+    body = b""
+    ranges = True
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        first, _, last = self.headers["Range"].removeprefix("bytes=").partition("-")
+        start, end = int(first), min(int(last), len(self.body) - 1)
+        if not self.ranges:
+            self.send_response(200)
+            chunk = self.body
+        elif start >= len(self.body):
+            self.send_response(416)
+            chunk = b""
+        else:
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{end}/{len(self.body)}")
+            chunk = self.body[start:end + 1]
+        self.send_header("Content-Length", str(len(chunk)))
+        self.end_headers()
+        self.wfile.write(chunk)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class HttpFetchTest(unittest.TestCase):
+    def serve(self, body: bytes, ranges: bool = True) -> str:
+        handler = type("Handler", (_Object,), {"body": body, "ranges": ranges})
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        return f"http://127.0.0.1:{server.server_address[1]}/v1/AUTH_x/c/in%20put?temp_url_sig=secret"
+
+    def test_a_range_is_fetched_as_asked(self) -> None:
+        url = self.serve(b"0123456789")
+        self.assertEqual(heatdeploy_job.http_fetch(url, 2, 5, 10), b"2345")
+
+    def test_a_server_that_ignores_ranges_still_gives_the_range(self) -> None:
+        url = self.serve(b"0123456789", ranges=False)
+        self.assertEqual(heatdeploy_job.http_fetch(url, 2, 5, 10), b"2345")
+
+    def test_an_object_that_changed_size_fails_the_read_without_its_signature(self) -> None:
+        url = self.serve(b"01234")
+        for first in (2, 7):  # a shorter object: a smaller total, or nothing where the split starts
+            changed = r"^http://127.0.0.1:[0-9]+/v1/AUTH_x/c/in put is .*the job started$"
+            with self.subTest(first=first), self.assertRaisesRegex(heatdeploy_job.ChangedError, changed) as raised:
+                heatdeploy_job.http_fetch(url, first, 9, 10)
+            self.assertNotIn("secret", str(raised.exception))
+
+
 def _job(**kwargs: object) -> JobRecord:
+    kwargs.setdefault("direct", True)
     return JobRecord(id="job-1", cluster="c", type="shell", binary="swift://b/p", **kwargs)  # type: ignore[arg-type]
 
 
@@ -101,6 +158,16 @@ class DirectDataTest(unittest.TestCase):
         self.assertIn("temp_url_expires=4200", objects[1]["url"])
         self.assertEqual(direct.environment, {"HEATDEPLOY_INPUT_URLS": "/var/lib/heatdeploy/jobs/job-1/input.urls"})
         self.assertEqual(direct.files["input.urls"], "".join(o["url"] + "\n" for o in objects))
+
+    def test_an_engine_without_direct_data_has_everything_staged(self) -> None:
+        job = _job(inputs={"": "swift://data/in/"}, outputs={"o": "swift://results/r"}, direct=False)
+        self.assertEqual(data.staged(job), ({""}, {"o"}))
+        self.assertEqual(data.direct_data(self.store, job, 60).manifest, {"inputs": {}, "outputs": {}})
+
+    def test_an_output_that_already_holds_objects_is_refused(self) -> None:
+        self.store.objects[("results", "r/part-00000")] = b"old"
+        with self.assertRaisesRegex(data.DataError, "output swift://results/r already holds objects"):
+            data.direct_data(self.store, _job(outputs={"": "swift://results/r"}), 60)
 
     def test_hostile_object_names_are_percent_encoded_in_every_url(self) -> None:
         self.store.objects[("data", "in/x\nurl = file:///etc/hostname\n../../y")] = b"x"

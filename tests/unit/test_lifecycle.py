@@ -20,6 +20,7 @@ from types import SimpleNamespace
 from heatdeploy import (
     ClusterError,
     ClusterManager,
+    DriverJobEngine,
     Framework,
     Health,
     HealthCheck,
@@ -46,7 +47,7 @@ from heatdeploy.cloud.stacks import StackError, Stall, _StallWatch
 from heatdeploy.cluster import stall_after
 from heatdeploy.errors import CloudError
 from heatdeploy.events import Event
-from heatdeploy.jobs.manager import JobError, run_transient
+from heatdeploy.jobs.manager import JobError, delete_with_jobs, run_transient
 from heatdeploy.jobs.staging import StagingError
 from heatdeploy.plugin.validation import checks
 from heatdeploy.steps.orchestrator import StepsFailed
@@ -103,10 +104,11 @@ def _daemons_up(ctx: StepContext) -> Health:
 TOY = Toy(name="toy", title="Toy", versions=("1",), processes={"master": "m", "worker": "w"})
 
 
-class ToyJobs:
+class ToyJobs(DriverJobEngine):
     """A job engine that runs the program with sh on the master and reads its exit status file."""
 
     types = ("shell",)
+    direct_data = True
 
     def driver(self, ctx: JobContext):  # type: ignore[no-untyped-def]
         return ctx.running("master")[0]
@@ -602,6 +604,38 @@ class JobHistoryTest(OnFakeCloud):
                  and c[3:4] == ["start"] and "shipper.pid" in c[2]]
         self.assertEqual(len(start), 1)
         self.assertNotIn("temp_url", " ".join(start[0]), "no URL on a command line")
+
+    def running_job(self) -> tuple[JobManager, JobRecord]:
+        jobs = JobManager(self.manager)
+        self.manager.launch(self.spec())
+        job = jobs.run("toy", JobSpec(type="shell", binary="swift://c/job.sh"))
+        self.instances.responses.commands["cat"] = ""  # no exit status yet: it runs
+        return jobs, job
+
+    def test_a_delete_that_fails_leaves_running_jobs_running(self) -> None:
+        jobs, job = self.running_job()
+        self.cloud.stacks.fail_next = "the stack is stuck"
+        with self.assertRaises(HeatdeployError):
+            delete_with_jobs(self.manager, "toy", "its cluster was deleted")
+        self.assertEqual(self.cloud.records.load_job(job.id).state, "RUNNING")
+
+    def test_a_delete_records_its_running_jobs_killed_once_the_cluster_is_gone(self) -> None:
+        jobs, job = self.running_job()
+        self.assertEqual(delete_with_jobs(self.manager, "toy", "its cluster was deleted"), [])
+        gone = self.cloud.records.load_job(job.id)
+        self.assertEqual((gone.state, gone.message), ("KILLED", "its cluster was deleted"))
+
+    def test_a_failure_before_the_job_starts_is_recorded_whatever_it_is(self) -> None:
+        jobs = JobManager(self.manager)
+        self.manager.launch(self.spec())
+
+        def broken(instance: str, text: str) -> str:
+            raise RuntimeError("staging broke")
+        self.instances.responses.commands["curl"] = broken
+        with self.assertRaisesRegex(RuntimeError, "staging broke"):
+            jobs.run("toy", JobSpec(type="shell", binary="swift://c/job.sh"))
+        (job,) = jobs.list("toy")
+        self.assertEqual((job.state, job.message), ("FAILED", "not started: RuntimeError('staging broke')"))
 
     def test_purge_deletes_the_clusters_job_records_and_logs(self) -> None:
         job = self.ended_job()

@@ -1,7 +1,9 @@
-"""The driver log's shipper, run by sh with the real curl against a real HTTP server on loopback."""
+"""The driver log: its shipper, run by sh with the real curl against a real HTTP server on loopback, and
+its reading back, byte for byte."""
 
 from __future__ import annotations
 
+import base64
 import http.server
 import os
 import shlex
@@ -13,6 +15,7 @@ import unittest
 from pathlib import Path
 
 from heatdeploy.jobs.history import SHIP_SCRIPT
+from heatdeploy.plugin.job_process import LOG_SCRIPT
 
 
 class _Store(http.server.BaseHTTPRequestHandler):
@@ -68,6 +71,24 @@ class ShipperTest(unittest.TestCase):
         (self.folder / "exit_status").write_text("1\n")
         self.ship(deadline=time.time() + 60)
         self.assertEqual(self.received, {})
+
+
+
+class LogReadTest(unittest.TestCase):
+    def test_the_log_comes_back_byte_for_byte_from_any_offset(self) -> None:
+        folder = Path(self.enterContext(tempfile.TemporaryDirectory()))
+        log = "é".encode() * 10 + b"\xff\xfe not UTF-8\n"
+        (folder / "driver.log").write_bytes(log)
+        for offset in (0, 1, 3, len(log) - 1, len(log), len(log) + 5):
+            with self.subTest(offset=offset):
+                done = subprocess.run(["sh", "-c", LOG_SCRIPT, "logs", str(offset + 1), str(folder / "driver.log")],
+                                      capture_output=True, text=True, check=True, timeout=10)
+                self.assertEqual(base64.b64decode(done.stdout), log[offset:])
+
+    def test_no_log_yet_is_empty(self) -> None:
+        done = subprocess.run(["sh", "-c", LOG_SCRIPT, "logs", "1", "/nonexistent/driver.log"],
+                              capture_output=True, text=True, check=True, timeout=10)
+        self.assertEqual(base64.b64decode(done.stdout), b"")
 
 
 if __name__ == "__main__":

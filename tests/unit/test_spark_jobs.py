@@ -34,6 +34,16 @@ class SparkJobsTest(unittest.TestCase):
             ("run", MASTER, ["sh", "-c", START_SCRIPT, "start", DIRECTORY,
                              "/opt/heatdeploy/spark/conf/spark-env.sh", *submit])])
 
+    def test_python_programs_get_the_runtime_module_beside_their_own_py_files(self) -> None:
+        ctx = make_job_context(SPARK_SPEC, SPARK)
+        for conf, expected in (({}, f"{DIRECTORY}/heatdeploy_job.py"),
+                               ({"spark.submit.pyFiles": "deps.zip"}, f"deps.zip,{DIRECTORY}/heatdeploy_job.py")):
+            with self.subTest(conf=conf):
+                command = SparkJobs().command(ctx, make_job("spark", conf=conf), f"{DIRECTORY}/wc.py", [])
+                self.assertIn(["--conf", f"spark.submit.pyFiles={expected}"],
+                              [command[i:i + 2] for i in range(len(command))])
+                self.assertNotIn("--py-files", command, "it would replace the job's own list")
+
     def test_states(self) -> None:
         app = {"id": "app-7", "state": "FINISHED"}
         cases = [

@@ -18,6 +18,7 @@ class SparkJobs(DriverJobEngine):
     """Runs ``spark`` and ``shell`` jobs on a Spark standalone cluster."""
 
     types = ("spark", "shell")
+    direct_data = True  # the runtime module goes to the executors with spark.submit.pyFiles
     driver_process = "master"
     process = JobProcess(environment=f"{steps.CONF_DIR}/spark-env.sh")  # as Spark's own launchers do
 
@@ -26,10 +27,13 @@ class SparkJobs(DriverJobEngine):
             return ["sh", program, *args]
         command = [f"{ctx.config('spark_home')}/bin/spark-submit", "--master",
                    f"spark://{self.driver(ctx).fixed_ip}:{steps.MASTER_PORT}", "--name", job.id]
-        for key, value in sorted(job.conf.items()):
-            command += ["--conf", f"{key}={value}"]
+        conf = dict(job.conf)
         if program.endswith(".py"):  # executors import heatdeploy_job to read and write Swift themselves
-            command += ["--py-files", job.runtime_module]
+            # One list: --py-files would replace a spark.submit.pyFiles of the job's own.
+            conf["spark.submit.pyFiles"] = ",".join(filter(None, (conf.get("spark.submit.pyFiles"),
+                                                                  job.runtime_module)))
+        for key, value in sorted(conf.items()):
+            command += ["--conf", f"{key}={value}"]
         return [*command, *(["--class", job.main_class] if job.main_class else []), program, *args]
 
     def status(self, ctx: JobContext, job: JobRecord) -> tuple[JobState, str]:
