@@ -140,13 +140,17 @@ class Records:
 
     def _names(self, prefix: str) -> list[str]:
         """Object names under ``prefix``; none before the container exists."""
+        return [o["name"] for o in self._listing(prefix)]
+
+    def _listing(self, prefix: str) -> list[dict[str, Any]]:
+        """Swift's listing of the objects under ``prefix``; empty before the container exists."""
         try:
             _, objects = self.swift.get_container(CONTAINER, prefix=prefix, full_listing=True)
         except ClientException as exc:
             if exc.http_status == 404:
                 return []
             raise
-        return [o["name"] for o in objects]
+        return list(objects)
 
     def save_private_key(self, name: str, private_key: str) -> None:
         self._put(f"clusters/{name}/id_ed25519", private_key.encode(), "application/octet-stream")
@@ -179,13 +183,7 @@ class Records:
     def job_log_chunks(self, job_id: str) -> list[tuple[int, int]]:
         """(offset, size) of each saved chunk of a job's log, in order."""
         prefix = job_log_prefix(job_id)
-        try:
-            _, objects = self.swift.get_container(CONTAINER, prefix=prefix, full_listing=True)
-        except ClientException as exc:
-            if exc.http_status == 404:
-                return []
-            raise
-        chunks = [(o["name"][len(prefix):], int(o["bytes"])) for o in objects]
+        chunks = [(o["name"][len(prefix):], int(o["bytes"])) for o in self._listing(prefix)]
         return sorted((int(name), size) for name, size in chunks if name.isdigit())
 
     def job_log(self, job_id: str, offset: int = 0) -> bytes:
