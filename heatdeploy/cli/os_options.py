@@ -12,8 +12,13 @@ help is shown (:class:`CommandParser`).
 from __future__ import annotations
 
 import argparse
+import os
+import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
+
+_SECRET_VALUE = re.compile(r"(--os-[\w-]*(?:password|secret|token|passcode)[\w-]*)(=|\s+)(?!-)\S+")
+"""An ``--os-*`` option that holds a secret, and the value that follows it."""
 
 OPTIONS_DEST = "openstack_options"
 """The parsed arguments' attribute listing the destinations of the options openstacksdk added."""
@@ -54,6 +59,10 @@ class CommandParser(argparse.ArgumentParser):
         self.complete()
         return super().format_usage()
 
+    def error(self, message: str) -> NoReturn:
+        # argparse quotes what it rejects: a password or token typed with a wrong option would reach the log.
+        super().error(_SECRET_VALUE.sub(r"\1\2***", message))
+
     def format_help(self) -> str:
         self.complete()
         return super().format_help()
@@ -82,7 +91,7 @@ def add_openstack_options(parser: argparse.ArgumentParser, argv: list[str]) -> N
 
     scratch = argparse.ArgumentParser(add_help=False)
     # --os-cloud is not peeked at: a missing cloud is reported when the command loads it, as a failure.
-    peek = [arg for arg in argv if not arg.startswith("--os-cloud")]
+    peek = [arg for arg in argv if not arg.startswith("--os-cloud")] + _entry_auth_type(argv)
     try:
         openstack.config.OpenStackConfig(load_envvars=False).register_argparse_arguments(scratch, peek)
     except openstack.exceptions.ConfigException as exc:
@@ -96,9 +105,36 @@ def add_openstack_options(parser: argparse.ArgumentParser, argv: list[str]) -> N
             continue
         if action.default is not False:  # left unset, --insecure stays False
             action.default = None
+        # keystoneauth spells some options with underscores (--os-application_credential_secret): offer
+        # the dashed spelling, as every other option has, too.
+        dashed = [o.replace("_", "-") for o in action.option_strings if "_" in o]
+        action.option_strings = [*action.option_strings, *(o for o in dashed if o not in taken)]
         group._add_action(action)  # argparse has no public way to move an option between parsers
         added.append(action.dest)
     parser.set_defaults(**{OPTIONS_DEST: tuple(added)})
+
+
+def _entry_auth_type(argv: list[str]) -> list[str]:
+    """``["--os-auth-type", TYPE]`` of the cloud entry ``argv`` (or ``$OS_CLOUD``) names, when argv gives none:
+    the options of the entry's auth type (an application credential's secret, say) are then offered too."""
+    import openstack.config
+
+    if any(arg.startswith("--os-auth-type") for arg in argv):
+        return []
+    cloud = os.environ.get("OS_CLOUD")
+    for index, arg in enumerate(argv):
+        if arg == "--os-cloud" and index + 1 < len(argv):
+            cloud = argv[index + 1]
+        elif arg.startswith("--os-cloud="):
+            cloud = arg.partition("=")[2]
+    if not cloud:
+        return []
+    try:
+        auth_type = openstack.config.OpenStackConfig().get_one(
+            cloud=cloud, validate=False).config.get("auth_type")
+    except Exception:  # noqa: BLE001 - a cloud that cannot be read is reported when the command loads it
+        return []
+    return ["--os-auth-type", str(auth_type)] if auth_type else []
 
 
 def given_openstack_options(args: argparse.Namespace) -> argparse.Namespace:

@@ -67,12 +67,32 @@ def load_cloud(cloud: str | None = None, trustee_cloud: str | None = None,
     key; none means no trust mode.
     """
     try:
-        region = openstack.config.OpenStackConfig().get_one(cloud=cloud, argparse=options)
+        config = openstack.config.OpenStackConfig()
+        rest, auth = _auth_options(config, cloud, options)
+        region = (config.get_one(cloud=cloud, argparse=rest, auth=auth) if auth
+                  else config.get_one(cloud=cloud, argparse=rest))
         session = region.get_session()
     except (openstack.exceptions.ConfigException, ks_exceptions.ClientException) as exc:
         raise AuthError(f"cannot load cloud {cloud or os.environ.get('OS_CLOUD') or '(environment)'}: {exc}") \
             from None
     return cloud_of(region, session, trustee_cloud)
+
+
+def _auth_options(config: openstack.config.OpenStackConfig, cloud: str | None,
+                  options: argparse.Namespace | None) -> tuple[argparse.Namespace | None, dict[str, Any]]:
+    """``options`` split into the auth plugin's own (``--os-password``, ``--os-auth-url``, ...) and the rest.
+
+    openstacksdk lets the entry's ``auth:`` values win over top-level ones, so
+    the plugin's options given on the command line go in as ``auth`` to win.
+    """
+    if options is None or not vars(options):
+        return options, {}
+    given = {key.removeprefix("os_"): value for key, value in vars(options).items()}
+    auth_type = given.get("auth_type") or config.get_one(cloud=cloud, validate=False).config.get("auth_type")
+    plugin = {option.dest for option in loading.get_plugin_loader(auth_type or "password").get_options()}
+    auth = {key: value for key, value in given.items() if key in plugin}
+    rest = argparse.Namespace(**{f"os_{key}": value for key, value in given.items() if key not in plugin})
+    return rest, auth
 
 
 def cloud_of(region: CloudRegion, session: ks_session.Session, trustee_cloud: str | None = None) -> Cloud:

@@ -20,7 +20,7 @@ from osc_lib.command import command
 from heatdeploy.cli.formats import cells
 from heatdeploy.cli.options import HELD_CLOUD, split_passthrough
 from heatdeploy.cli.output import Progress
-from heatdeploy.cli.views import BINARIES, BINARY, CLUSTER, CLUSTERS, JOB, JOBS, PLAN, PRUNED, View
+from heatdeploy.cli.views import BINARIES, BINARY, CLUSTER, CLUSTERS, JOB, JOBS, PLAN, PRUNED, View, check_columns
 from heatdeploy.errors import HeatdeployError
 
 _NOT_COPIED = frozenset({"help", "format", "columns", "trustee_cloud", "job", "transient"})
@@ -99,6 +99,9 @@ class HeatdeployCommand:
 
     def handle(self, args: argparse.Namespace) -> dict[str, Any] | None:
         """Run the handler on OSC's cloud; its result's data (``None`` for a command that prints its own)."""
+        view: View | None = getattr(self, "view", None)
+        if view is not None:  # a column it does not have is bad input: refused before any work, as heatdeploy does
+            check_columns(view, getattr(args, "columns", None) or ())
         setattr(args, HELD_CLOUD, self.app.client_manager.heatdeploy.cloud)
         progress = _Result("text", out=self.app.stdout, err=self.app.stderr)
         self._status = args.handler(args, progress)

@@ -64,6 +64,32 @@ class ParseTest(CloudsYaml):
         cloud = cloud_for(build_parser().parse_args(["list", "--os-cloud", "tls", "--os-project-name", "other"]))
         self.assertEqual(cloud.session.auth.get_cache_id_elements()["project_name"], "other")
 
+    def test_credentials_and_auth_url_on_the_command_line_override_the_entrys(self) -> None:
+        cloud = cloud_for(build_parser().parse_args(["list", "--os-cloud", "tls", "--os-password", "from-argv",
+                                                     "--os-auth-url", "https://other.invalid/v3",
+                                                     "--os-username", "ops"]))
+        plugin = cloud.session.auth  # keystoneauth's generic Password keeps them private
+        self.assertEqual((plugin.auth_url, plugin._username, plugin._password),
+                         ("https://other.invalid/v3", "ops", "from-argv"))
+
+    def test_a_rejected_secret_is_not_echoed(self) -> None:
+        status, _, err = run("list", "--os-cloud", "tls", "--os-token", "TOKEN123",
+                             "--os-application-credential-secret=TOPSECRET")
+        self.assertEqual(status, 2)
+        self.assertNotIn("TOKEN123", err)
+        self.assertNotIn("TOPSECRET", err)
+        self.assertIn("--os-token ***", err)
+
+    def test_the_entrys_auth_type_brings_its_options(self) -> None:
+        entries = yaml.safe_load(self.path.read_text())
+        entries["clouds"]["appcred"] = {"auth_type": "v3applicationcredential",
+                                        "auth": {"auth_url": AUTH["auth_url"], "application_credential_id": "i",
+                                                 "application_credential_secret": "s"}}
+        self.path.write_text(yaml.safe_dump(entries))
+        args = build_parser().parse_args(["list", "--os-cloud", "appcred", "--os-application-credential-secret",
+                                          "from-argv"])
+        self.assertEqual(vars(given_openstack_options(args))["os_application_credential_secret"], "from-argv")
+
     def test_an_unknown_auth_type_is_bad_input(self) -> None:
         status, out, err = run("list", "--os-cloud", "tls", "--os-auth-type", "bogus")
         self.assertEqual((status, out), (2, ""))

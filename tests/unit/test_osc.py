@@ -90,6 +90,13 @@ class RunTest(unittest.TestCase):
                                                      [("demo", "active", "spark", "4.0", "CREATE_COMPLETE")]))
         self.assertIs(seen["cloud"], unittest.mock.sentinel.cloud)
 
+    def test_an_unknown_column_is_refused_before_the_handler_runs(self) -> None:
+        ran = []
+        command, args = self.command(commands.ListCluster, ["-c", "bogus"], lambda args, progress: ran.append(1))
+        self.assertEqual(command.run(args), 2)
+        self.assertEqual(ran, [])
+        self.assertIn("-c/--column: no column 'bogus' in a cluster list", command.app.stderr.getvalue())
+
     def test_a_heatdeploy_error_is_one_line_and_its_exit_status(self) -> None:
         def handler(args: argparse.Namespace, progress: Any) -> int:
             raise UsageError("demo.yaml: no such file")
