@@ -67,7 +67,7 @@ def cmd_import(args: argparse.Namespace, progress: Progress) -> int:
     from heatdeploy.sahara.importer import write_specs
 
     imported = _import(args, progress)
-    written = write_specs(imported, Path(args.output), plugins())
+    written = write_specs(imported, Path(args.output), plugins(), force=args.force)
     specs = [{"name": c.name, "file": str(path), "plugin": c.spec["plugin"], "source": c.file,
               "notes": [str(n) for n in c.notes]} for c, path in zip(imported.all, written, strict=True)]
     text = "\n".join(f"wrote {s['file']} ({s['plugin']}, from {s['source']}; {len(s['notes'])} note(s))"
@@ -144,6 +144,7 @@ def add_commands(sub: Any) -> None:
                 "--var spark_210_image=debian-local -o specs")
     _conversion_options(p)
     p.add_argument("-o", "--output", metavar="DIR", default=".", help="where to write NAME.yaml (default: .)")
+    p.add_argument("--force", action="store_true", help="replace a NAME.yaml that exists already")
 
     group = sub.add_parser("scenario", help="run sahara-tests scenarios to certify a cloud",
                            description="Run sahara-tests scenarios on a cloud.")

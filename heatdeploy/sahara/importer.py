@@ -48,10 +48,18 @@ def read_sources(paths: list[str], variables: Mapping[str, str]) -> list[Source]
 def import_files(paths: list[str], variables: Mapping[str, str], plugins: Plugins,
                  overrides: Overrides | None = None) -> Imported:
     """Convert Sahara templates and sahara-tests scenarios; :class:`SpecError` (exit 2) when they cannot be."""
-    sources = read_sources(paths, variables)
-    overrides = overrides or Overrides()
-    specs = [convert(cluster, plugins, overrides) for cluster in clusters_from_templates(sources)]
-    scenarios = scenario_clusters(sources, plugins, overrides)
+    try:
+        sources = read_sources(paths, variables)
+        overrides = overrides or Overrides()
+        specs = [convert(cluster, plugins, overrides) for cluster in clusters_from_templates(sources)]
+        scenarios = scenario_clusters(sources, plugins, overrides)
+    except (TypeError, AttributeError, ValueError, KeyError, IndexError, RecursionError) as exc:
+        # A field of a shape the readers do not check (a number where a list goes, JSON nested past
+        # Python's limit): bad input all the same, never an internal error.
+        where = paths[0] if len(paths) == 1 else f"{paths[0]} (or {', '.join(paths[1:])})"
+        raise SpecError([LocatedProblem(where, 1, "", "a field has a value of a type or shape Sahara's formats do "
+                                        f"not have ({type(exc).__name__}: {str(exc)[:200]}); see docs/sahara.md")])\
+            from None
     imported = Imported(specs, scenarios)
     if not imported.all:
         raise SpecError([LocatedProblem(paths[0], 1, "", "no cluster to convert: give a cluster template (with "
@@ -90,19 +98,22 @@ def load_converted(converted: Converted, plugins: Plugins, file: str | None = No
     return parse_spec(spec_text(converted), file or f"{converted.name}.yaml", checks(plugins))
 
 
-def write_specs(imported: Imported, folder: Path, plugins: Plugins) -> list[Path]:
-    """Write each spec as ``NAME.yaml`` in ``folder``, then validate them all (problems: exit 2, files kept)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+def write_specs(imported: Imported, folder: Path, plugins: Plugins, force: bool = False) -> list[Path]:
+    """Validate every spec, then write each as ``NAME.yaml`` in ``folder``; nothing is written when any is
+    invalid (:class:`SpecError`, exit 2), and an existing file is replaced only with ``force``."""
+    paths = [folder / f"{converted.name}.yaml" for converted in imported.all]
     problems: list[LocatedProblem] = []
-    for converted in imported.all:
-        path = folder / f"{converted.name}.yaml"
-        path.write_text(spec_text(converted))
-        written.append(path)
+    for converted, path in zip(imported.all, paths, strict=True):
         try:
             load_converted(converted, plugins, str(path))
         except SpecError as exc:
             problems += exc.problems
+        if path.exists() and not force:  # it may be one of the inputs
+            problems.append(LocatedProblem(str(path), 1, "", "exists already: choose another folder with -o, or "
+                                           "replace it with --force"))
     if problems:
         raise SpecError(problems)
-    return written
+    folder.mkdir(parents=True, exist_ok=True)
+    for converted, path in zip(imported.all, paths, strict=True):
+        path.write_text(spec_text(converted))
+    return paths

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from heatdeploy import interrupts
 from heatdeploy.cluster import ClusterManager, Options
 from heatdeploy.errors import HeatdeployError, library_failure
 from heatdeploy.events import Event
-from heatdeploy.jobs.manager import JobError, JobManager
+from heatdeploy.jobs.manager import JobError, JobManager, delete_with_jobs
 from heatdeploy.plugin.jobs import FINAL
 from heatdeploy.sahara.scenario import PlannedJob, PlannedStep, ScalingOp, ScenarioCluster
 from heatdeploy.spec.model import LoadedSpec
@@ -72,10 +73,10 @@ class ScenarioRunner:
         """Launch the cluster, run its flow, delete it; a failure fails its step and the run goes on."""
         name = loaded.spec.name
         with self.clusters.locked(name, "scenario run", self.options.break_lock):
-            existing = self.clusters.cloud.records.load(name)
-            if existing is not None and existing.state == "active":
-                raise JobError(f"cluster {name} already exists and is active: a scenario run launches a cluster "
-                               "of its own and deletes it; give the scenario's cluster another name")
+            if self.clusters.cloud.records.load(name) is not None or self.clusters.cloud.stacks.find(name):
+                raise JobError(f"cluster {name} already exists: a scenario run launches a cluster of its own and "
+                               "deletes it, and never one it did not make; give the scenario's cluster another "
+                               "name, or delete that cluster first")
             try:
                 launched = self._step(name, "launch", lambda: self._launch(loaded))
                 for index, step in enumerate(scenario.steps, 1):
@@ -157,20 +158,20 @@ class ScenarioRunner:
     def _delete(self, name: str) -> None:
         """Delete the cluster and record the step; runs even while Ctrl-C unwinds the run."""
         started = time.monotonic()
-        try:
-            JobManager(self.clusters).abandon(name, "its scenario's cluster was deleted before the job ended")
-        except Exception as exc:  # noqa: BLE001 - recording must never stop the deletion
-            self.clusters.emit(Event("warning", message=f"could not record the unfinished jobs of {name}: {exc}"))
-        try:
-            if self.clusters.cloud.records.load(name) is None and self.clusters.cloud.stacks.find(name) is None:
-                self._record(name, "delete", "passed", "nothing to delete: the launch created nothing",
-                             time.monotonic() - started)
-                return
-            self.clusters.emit(Event("phase", message=f"deleting scenario cluster {name}"))
-            left = self.clusters.delete(name, force=True)
-        except Exception as exc:
-            self._record(name, "delete", "failed", _describe(exc), time.monotonic() - started)
-            raise
+        # Held as a transient cluster's teardown is: Ctrl-C or TERM here waits for the delete (a second one
+        # is the way out of a delete that hangs).
+        with interrupts.deferred():
+            try:
+                if self.clusters.cloud.records.load(name) is None and self.clusters.cloud.stacks.find(name) is None:
+                    self._record(name, "delete", "passed", "nothing to delete: the launch created nothing",
+                                 time.monotonic() - started)
+                    return
+                self.clusters.emit(Event("phase", message=f"deleting scenario cluster {name}"))
+                left = delete_with_jobs(self.clusters, name, "its scenario's cluster was deleted before the job "
+                                        "ended", force=True)
+            except Exception as exc:
+                self._record(name, "delete", "failed", _describe(exc), time.monotonic() - started)
+                raise
         message = "deleted" + "".join(f"; left behind: {item}" for item in left)
         self._record(name, "delete", "failed" if left else "passed", message, time.monotonic() - started)
 

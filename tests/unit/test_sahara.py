@@ -223,6 +223,17 @@ class ScenarioImportTest(unittest.TestCase):
             self.assertTrue(any("process 'namenode' has no heatdeploy equivalent" in n for n in written["notes"]))
             self.assertEqual(run_cli("validate", written["file"])[0], 0)
 
+    def test_import_never_replaces_a_file_unless_forced(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            args = [f"--var={k}={v}" for k, v in SCENARIO_VARS.items()]
+            existing = Path(tmp) / "ci-spark.yaml"
+            existing.write_text("mine\n")
+            status, _, err = run_cli("import", "sahara", *SCENARIO, *args, "-o", tmp)
+            self.assertEqual((status, existing.read_text()), (2, "mine\n"))
+            self.assertIn("ci-spark.yaml:1: exists already", err)
+            self.assertEqual(run_cli("import", "sahara", *SCENARIO, *args, "-o", tmp, "--force")[0], 0)
+            self.assertNotEqual(existing.read_text(), "mine\n")
+
     def test_a_missing_job_file_is_bad_input_before_anything_runs(self) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             edp = Path(tmp) / "edp.yaml"
@@ -293,11 +304,21 @@ class ScenarioRunTest(OnFakeCloud):
                                      PlannedStep("scale", scaling=[ScalingOp("add", "worker", 1)])), self.spec(1))
         self.assertEqual([(r.name, r.status) for r in runner.results], [("launch", "passed"), ("delete", "passed")])
         self.assertIsNone(self.cloud.records.load("toy"))
-        self.assertEqual([j.state for j in self.cloud.records.list_jobs("toy")], ["KILLED"])
+        # Settled before the delete: the fake's job had ended by then, and is recorded as it ended.
+        self.assertEqual([j.state for j in self.cloud.records.list_jobs("toy")], ["SUCCEEDED"])
+
+    def test_a_cluster_of_the_same_name_in_any_state_is_refused_and_kept(self) -> None:
+        self.manager.launch(self.spec(1))
+        record = self.cloud.records.load("toy")
+        record.state = "creating"  # a launch that failed: not this run's to delete either
+        self.cloud.records.save(record)
+        with self.assertRaisesRegex(JobError, "already exists"):
+            ScenarioRunner(self.manager).run(self.scenario(), self.spec(1))
+        self.assertIsNotNone(self.cloud.records.load("toy"))
 
     def test_an_active_cluster_of_the_same_name_is_refused_and_kept(self) -> None:
         self.manager.launch(self.spec(1))
-        with self.assertRaisesRegex(JobError, "already exists and is active"):
+        with self.assertRaisesRegex(JobError, "already exists: a scenario run .* never one it did not make"):
             ScenarioRunner(self.manager).run(self.scenario(), self.spec(1))
         self.assertEqual(self.cloud.records.load("toy").state, "active")
 
@@ -312,3 +333,9 @@ class ScenarioRunTest(OnFakeCloud):
         self.assertEqual([c.get("name") for c in cases], ["launch", "1-run_jobs: a", "1-run_jobs: b"])
         self.assertEqual(cases[1].find("failure").get("message"), "job x FAILED: exit 1")
         self.assertEqual(cases[2].find("skipped").get("message"), "no Pig")
+
+    def test_junit_xml_holds_any_message(self) -> None:
+        path = self.keys / "junit.xml"
+        write_junit([StepResult("c", "a\x00b", "failed", "\x1b[31mred\x1b[0m & <tag>")], path)
+        failure = ET.parse(path).getroot().find("testsuite/testcase/failure")
+        self.assertEqual(failure.text, "\ufffd[31mred\ufffd[0m & <tag>")
