@@ -290,6 +290,8 @@ def test_interrupted_transient_launch_still_deletes_everything(local_cloud: Loca
     spec["name"], spec["node_groups"][1]["count"] = name, 1
     (tmp_path / "cluster.yaml").write_text(yaml.safe_dump(spec))
     (tmp_path / "job.yaml").write_text(yaml.safe_dump({"type": "spark", "binary": str(JOBS / "sleep.py")}))
+    # Job records outlive their clusters: start from none of this name (a cluster already gone is purged too).
+    heatdeploy("delete", name, "--purge-jobs", "--os-cloud", CLOUD)
     trusts_before = {t.id for t in local_cloud.admin().trusts.list()}
     process = subprocess.Popen(
         [sys.executable, "-m", "heatdeploy", "launch", str(tmp_path / "cluster.yaml"), "--os-cloud", CLOUD,
