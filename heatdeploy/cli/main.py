@@ -265,12 +265,20 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
     argparse does not pass ``--`` through nested sub-commands, so it is split off here.
     """
     argv, passthrough = split_passthrough(argv)
+    CommandParser.json_errors = _wants_json(argv)
     args = parser.parse_args(argv)
     if passthrough:
         if not hasattr(args, "args"):
             parser.error(f"unexpected arguments after --: {' '.join(passthrough)}")
         args.args = [*args.args, *passthrough]
     return args
+
+
+def _wants_json(argv: list[str]) -> bool:
+    """Whether ``argv`` asks for JSON output (``--format json``, ``-f json``, ``--format=json``, ``-fjson``)."""
+    pairs = zip(argv, [*argv[1:], ""], strict=True)
+    return any((arg in ("--format", "-f") and value == "json") or arg in ("--format=json", "-fjson")
+               for arg, value in pairs)
 
 
 def _add_local(sub: Any) -> None:

@@ -12,8 +12,10 @@ help is shown (:class:`CommandParser`).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
@@ -59,9 +61,19 @@ class CommandParser(argparse.ArgumentParser):
         self.complete()
         return super().format_usage()
 
+    json_errors = False
+    """Whether the command line asked for ``--format json``: then a usage error is a JSON ``error`` event."""
+
     def error(self, message: str) -> NoReturn:
+        """One line, as every other error: ``PROG: error: MESSAGE``, exit 2; in JSON mode, the ``error`` event."""
         # argparse quotes what it rejects: a password or token typed with a wrong option would reach the log.
-        super().error(_SECRET_VALUE.sub(r"\1\2***", message))
+        message = _SECRET_VALUE.sub(r"\1\2***", message)
+        if CommandParser.json_errors:
+            line = json.dumps({"event": "error", "message": f"{self.prog}: {message}", "exit_status": 2},
+                              sort_keys=True)
+            self._print_message(line + "\n", sys.stdout)
+            self.exit(2)
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
     def format_help(self) -> str:
         self.complete()

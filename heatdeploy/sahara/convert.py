@@ -114,7 +114,8 @@ def convert(cluster: ClusterIn, plugins: Plugins, overrides: Overrides = Overrid
     """The heatdeploy spec for a Sahara cluster; :class:`SpecError` (exit 2) when one cannot be made."""
     mapping, framework = framework_for(cluster, plugins)
     notes: list[Note] = []
-    name = _hostname(cluster.name, 50, "cluster", cluster.where("name"), notes)
+    # CLUSTER-GROUP-INDEX must stay a host name (63 characters): 30 + 1 + 27 + 1 + 4 digits.
+    name = _hostname(cluster.name, 30, "cluster", cluster.where("name"), notes)
     version = framework.versions[-1]
     notes.append(_note(cluster.where("hadoop_version"), f"Sahara {cluster.plugin} {cluster.version} becomes "
                        f"heatdeploy {framework.name} {version}, the newest it runs (edit version: to choose)"))
@@ -159,7 +160,7 @@ def _group(group: GroupIn, mapping: PluginMap, framework: Framework, overrides: 
         notes.append(_note(where("node_processes"), f"node group {group.name} is dropped: none of its processes "
                                                     f"has a heatdeploy {framework.name} equivalent"))
         return None
-    out: dict[str, Any] = {"name": _hostname(group.name, 40, "node group", where("name"), notes),
+    out: dict[str, Any] = {"name": _hostname(group.name, 27, "node group", where("name"), notes),
                            "count": group.count, "processes": processes, **_machine(group, overrides, cluster)}
     _access(out, fields, where, group.name, overrides, cluster, notes)
     for key, target in (("availability_zone", "availability_zone"), ("is_proxy_gateway", "proxy_gateway")):

@@ -33,6 +33,23 @@ def run(*args: str) -> tuple[int, str, str]:
     return status, out.getvalue(), err.getvalue()
 
 
+class UsageErrorTest(unittest.TestCase):
+    def test_a_usage_error_is_one_line_and_exit_2(self) -> None:
+        status, out, err = run("validate")
+        self.assertEqual((status, out), (2, ""))
+        self.assertEqual(err, "heatdeploy validate: error: the following arguments are required: SPEC "
+                              "(see heatdeploy validate --help)\n")
+
+    def test_a_usage_error_is_a_json_error_event_when_json_was_asked(self) -> None:
+        for fmt in (["--format", "json"], ["-f", "json"], ["--format=json"]):
+            with self.subTest(fmt=fmt):
+                status, out, err = run("list", *fmt, "--no-such-option")
+                self.assertEqual((status, err), (2, ""))
+                self.assertEqual(json.loads(out), {"event": "error", "exit_status": 2,
+                                                   "message": "heatdeploy: unrecognized arguments: "
+                                                              "--no-such-option"})
+
+
 class CliTest(unittest.TestCase):
     def setUp(self) -> None:
         tmp = tempfile.TemporaryDirectory()

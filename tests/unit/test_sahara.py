@@ -243,6 +243,19 @@ class ScenarioImportTest(unittest.TestCase):
                                                    r"nowhere/pi\.py is not a file"):
                 import_files([SCENARIO[0], str(edp), SCENARIO[2]], SCENARIO_VARS, PLUGINS)
 
+    def test_long_names_still_make_host_names(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "s.yaml"
+            group = "w" * 60
+            path.write_text(f"clusters:\n  - plugin_name: spark\n    plugin_version: '2.2'\n    image: i\n"
+                            f"    node_group_templates:\n      - {{name: m, flavor: f, node_processes: [master]}}\n"
+                            f"      - {{name: {group}, flavor: f, node_processes: [slave]}}\n"
+                            f"    cluster_template:\n      name: {'c' * 60}\n      node_group_templates:\n"
+                            f"        m: 1\n        {group}: 2\n")
+            (scenario,) = import_files([str(path)], {"network_private_name": "private"}, PLUGINS,
+                                       Overrides(network="private")).scenarios
+            load_converted(scenario.converted, PLUGINS)  # instance names within 63 characters
+
     def test_a_cluster_template_naming_an_unknown_group_is_bad_input(self) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "s.yaml"
