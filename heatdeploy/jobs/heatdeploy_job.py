@@ -32,7 +32,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 MANIFEST_VARIABLE = "HEATDEPLOY_JOB_MANIFEST"
 DEFAULT_SPLIT_BYTES = 64 * 1024 * 1024
@@ -41,6 +41,7 @@ TAIL_BYTES = 1024
 """Bytes first fetched past a split's end to finish its last line, doubled each time the line goes on:
 the next split fetches these bytes too, so a typical line's length, not a block, is the right size."""
 SUCCESS = "_SUCCESS"
+T = TypeVar("T")
 _ATTEMPTS = 4
 
 Fetch = Callable[[str, int, int, int], bytes]
@@ -98,20 +99,32 @@ def http_fetch(url: str, first: int, last: int, size: int) -> bytes:
     """Bytes ``first``..``last`` of the object at ``url`` (a temp URL) of ``size`` bytes, retried on
     transient failures; :class:`ChangedError` when the object is no longer ``size`` bytes long."""
     request = urllib.request.Request(url, headers={"Range": f"bytes={first}-{last}"})
-    for attempt in range(_ATTEMPTS):
+
+    def fetch() -> bytes:
         try:
             with urllib.request.urlopen(request, timeout=300) as response:
                 total = response.headers.get("Content-Range", "").rpartition("/")[2]
                 body: bytes = response.read()
-            if response.status == 200:  # a server that ignores Range sends everything
-                total, body = str(len(body)), body[first:last + 1]
-            if total.isdigit() and int(total) != size:
-                raise ChangedError(f"{_path(url)} is {total} bytes, not the {size} it was when the job started")
-            return body
         except urllib.error.HTTPError as exc:
             if exc.code == 416:  # the object shrank below where this split starts
                 raise ChangedError(f"{_path(url)} is shorter than the {size} bytes it was when the job started")\
                     from None
+            raise
+        if response.status == 200:  # a server that ignores Range sends everything
+            total, body = str(len(body)), body[first:last + 1]
+        if total.isdigit() and int(total) != size:
+            raise ChangedError(f"{_path(url)} is {total} bytes, not the {size} it was when the job started")
+        return body
+
+    return _retried(fetch)
+
+
+def _retried(call: Callable[[], T]) -> T:
+    """``call()``, again after a server error (5xx) or a failed connection, up to :data:`_ATTEMPTS` times."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            return call()
+        except urllib.error.HTTPError as exc:
             if exc.code < 500 or attempt == _ATTEMPTS - 1:
                 raise
         except (urllib.error.URLError, OSError):
@@ -187,20 +200,14 @@ def output_url(name: str, relative: str, data: dict[str, Any] | None = None) -> 
 
 def put(url: str, body: IO[bytes], size: int) -> None:
     """PUT ``size`` bytes of ``body`` (a seekable file) at ``url``, retried on transient failures."""
-    for attempt in range(_ATTEMPTS):
-        body.seek(0)
-        request = urllib.request.Request(url, data=body, method="PUT",
-                                         headers={"Content-Length": str(size)})
-        try:
-            with urllib.request.urlopen(request, timeout=300):
-                return
-        except urllib.error.HTTPError as exc:
-            if exc.code < 500 or attempt == _ATTEMPTS - 1:
-                raise
-        except (urllib.error.URLError, OSError):
-            if attempt == _ATTEMPTS - 1:
-                raise
-        time.sleep(0.5 * 2 ** attempt)
+
+    def send() -> None:
+        body.seek(0)  # a retry sends the whole body again
+        request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Length": str(size)})
+        with urllib.request.urlopen(request, timeout=300):
+            pass
+
+    _retried(send)
 
 
 def write_lines(url: str, lines: Iterable[Any]) -> int:
