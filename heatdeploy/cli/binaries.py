@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from heatdeploy.cli.options import cloud_for, cloud_options, command, format_option
+from heatdeploy.cli.options import cloud_for, cloud_options, command, format_option, positive_int
 from heatdeploy.cli.output import Progress
 from heatdeploy.cli.views import BINARIES, BINARY, PRUNED
 from heatdeploy.errors import ExitStatus, UsageError
@@ -135,12 +135,6 @@ def _duration(value: str) -> datetime.timedelta:
     return datetime.timedelta(seconds=int(number) * _UNITS[unit])
 
 
-def _positive(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
-    return int(value)
-
-
 def add_commands(sub: Any) -> None:
     from heatdeploy.cloud.binaries import DEFAULT_CONTAINER, DEFAULT_SEGMENT_MIB, DEFAULT_THREADS
 
@@ -153,9 +147,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("file", metavar="FILE", help="the file to upload")
     p.add_argument("--container", default=DEFAULT_CONTAINER,
                    help=f"Swift container (default: {DEFAULT_CONTAINER})")
-    p.add_argument("--segment-size", type=_positive, default=DEFAULT_SEGMENT_MIB, metavar="MIB",
+    p.add_argument("--segment-size", type=positive_int, default=DEFAULT_SEGMENT_MIB, metavar="MIB",
                    help=f"files larger than this go up as a segmented SLO (default: {DEFAULT_SEGMENT_MIB})")
-    p.add_argument("--threads", type=_positive, default=DEFAULT_THREADS,
+    p.add_argument("--threads", type=positive_int, default=DEFAULT_THREADS,
                    help=f"segments sent at once (default: {DEFAULT_THREADS})")
     cloud_options(p, trustee=False)
     format_option(p, BINARY)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from heatdeploy.cli.options import cloud_options, command, format_option, manager, plugins
+from heatdeploy.cli.options import cloud_options, command, format_option, manager, plugins, positive_int
 from heatdeploy.cli.output import Progress
 from heatdeploy.cli.views import JOB, JOBS
 from heatdeploy.errors import ExitStatus, HeatdeployError
@@ -44,12 +44,6 @@ def _conf(value: str) -> tuple[str, str]:
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {value!r}")
     return key, setting
-
-
-def _seconds(value: str) -> int:
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of seconds, at least 1, got {value!r}")
-    return int(value)
 
 
 def _text(job: JobRecord) -> str:
@@ -203,7 +197,7 @@ def add_commands(sub: Any) -> None:
                         "{output.NAME}) in ARGS, the placeholder is a local folder on the driver instance, "
                         "uploaded here when the job succeeds")
     p.add_argument("--wait", action="store_true", help="wait for the job; exit 1 unless it succeeds")
-    p.add_argument("--timeout", type=_seconds, default=3600, metavar="SECONDS",
+    p.add_argument("--timeout", type=positive_int, default=3600, metavar="SECONDS",
                    help="how long --wait waits; the job's temp URLs expire 10 minutes after it (default: 3600)")
     p.add_argument("args", nargs="*", metavar="ARGS", help="the job's arguments, after --")
     cloud_options(p)

@@ -105,7 +105,8 @@ def access_options(parser: argparse.ArgumentParser) -> None:
                              "(default: $HEATDEPLOY_PROXY_COMMAND), e.g. 'ssh -W {host}:{port} bastion'")
 
 
-def _positive(value: str) -> int:
+def positive_int(value: str) -> int:
+    """An argparse ``type``: a whole number of at least 1."""
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
     return int(value)
@@ -113,15 +114,15 @@ def _positive(value: str) -> int:
 
 def stack_options(parser: argparse.ArgumentParser, timeout_default: str = "the spec's timeout") -> None:
     """``--timeout`` and ``--stall-after``: how long to wait for Heat, and when to say it seems stuck."""
-    parser.add_argument("--timeout", type=_positive, metavar="MINUTES",
+    parser.add_argument("--timeout", type=positive_int, metavar="MINUTES",
                         help=f"stack timeout (default: {timeout_default})")
-    parser.add_argument("--stall-after", type=_positive, metavar="SECONDS",
+    parser.add_argument("--stall-after", type=positive_int, metavar="SECONDS",
                         help="warn when Heat shows no new event for this long; the wait goes on "
                              "(default: 300 plus one per instance)")
 
 
 def parallel_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--max-parallel", type=_positive, metavar="N", default=32,
+    parser.add_argument("--max-parallel", type=positive_int, metavar="N", default=32,
                         help="configure at most N instances at once: SSH connections and threads (default: 32)")
 
 
