@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from heatdeploy.cloud import object_store
 from heatdeploy.cloud.binaries import BinaryError, delete_object, parse_swift_url, swift_url
+from heatdeploy.plugin.jobs import utc_stamp
 
 if TYPE_CHECKING:
     from keystoneauth1 import session as ks_session
@@ -33,7 +34,7 @@ class StoredBinary:
     """When it was uploaded, by Swift's clock (UTC)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"url": self.url, "size": self.size, "modified": self.modified.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        return {"url": self.url, "size": self.size, "modified": utc_stamp(self.modified)}
 
 
 def list_binaries(session: ks_session.Session, container: str, region: str | None = None) -> list[StoredBinary]:

@@ -27,7 +27,7 @@ from heatdeploy.events import Event
 from heatdeploy.jobs import data, history, staging
 from heatdeploy.jobs.spec import JobSpec, data_problems
 from heatdeploy.plugin.job_process import DriverJobEngine
-from heatdeploy.plugin.jobs import FINAL, JobContext, JobEngine, JobRecord, new_job_id, utc_now
+from heatdeploy.plugin.jobs import FINAL, JobContext, JobEngine, JobRecord, new_job_id, utc_now, utc_stamp
 from heatdeploy.plugin.remote import Remote
 from heatdeploy.spec.model import LoadedSpec
 
@@ -303,8 +303,7 @@ class JobManager:
 
 
 def _after(seconds: int) -> str:
-    moment = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=seconds)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_stamp(datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=seconds))
 
 
 def run_transient(clusters: ClusterManager, loaded: LoadedSpec, request: JobSpec, timeout: float,

@@ -30,7 +30,12 @@ def new_job_id() -> str:
 
 def utc_now() -> str:
     """Now, as the timestamps of cluster and job records write it."""
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_stamp(datetime.datetime.now(datetime.UTC))
+
+
+def utc_stamp(moment: datetime.datetime) -> str:
+    """``moment`` (in UTC) as records write times: ``2026-11-26T04:52:31Z``."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
