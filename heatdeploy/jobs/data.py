@@ -70,6 +70,16 @@ class JobData:
                 **self.files}
 
 
+def url_list(name: str) -> str:
+    """The file in the job's folder listing input ``name``'s temp URLs."""
+    return f"input.{name}.urls" if name else "input.urls"
+
+
+def secret_files(job: JobRecord) -> list[str]:
+    """Every file of the job's folder that may hold a temp URL of its data."""
+    return [MANIFEST, ENVIRONMENT, *(url_list(name) for name in job.inputs)]
+
+
 def staged(job: JobRecord) -> tuple[set[str], set[str]]:
     """The names of the job's inputs and outputs that are staged: all of them unless the job is direct."""
     if not job.direct:
@@ -123,7 +133,7 @@ def _add_input(data: JobData, store: DataStore, name: str, source: str, seconds:
     if not objects:
         raise DataError(f"input {source} is empty" if prefix.endswith("/") else f"input {source}: no such object")
     data.manifest["inputs"][name] = {"source": source, "objects": objects}
-    listing = f"input.{name}.urls" if name else "input.urls"
+    listing = url_list(name)
     data.files[listing] = "".join(f"{o['url']}\n" for o in objects)
     data.environment[variable("input", name, "URLS")] = f"{directory}/{listing}"
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from heatdeploy.cloud.project import ObjectStore, RecordStore
 from heatdeploy.cloud.records import CONTAINER, JOB_LOG_CHUNK, job_log_prefix
+from heatdeploy.jobs import data
 from heatdeploy.plugin.daemons import ALIVE_FUNCTION
 from heatdeploy.plugin.files import env_file
 from heatdeploy.plugin.jobs import JobRecord
@@ -61,11 +62,12 @@ setsid sh -c "$2" ship "$1" "$3" "$4" > /dev/null 2>&1 < /dev/null &
 echo $! > shipper.pid
 """
 
-# Stops the shipper, then removes every file that holds a temp URL: the job is over, and other jobs on the
-# cluster run as the same user.
+# $1: the job's folder, then the files that hold temp URLs. Stops the shipper, then removes those files:
+# the job is over, and other jobs on the cluster run as the same user.
 STOP_SCRIPT = """cd "$1" 2>/dev/null || exit 0
+shift
 if [ -f shipper.pid ]; then kill -s TERM -- "-$(cat shipper.pid)" 2>/dev/null; rm -f shipper.pid; fi
-rm -f log.part log.conf job.env heatdeploy_job.json input.urls input.*.urls
+rm -f -- log.part "$@"
 """
 
 
@@ -83,7 +85,7 @@ def finish(records: RecordStore, remote: Remote, job: JobRecord, read: Callable[
 
     ``read(offset)`` is the driver's log from ``offset`` on, as the job's engine reads it.
     """
-    remote.run(["sh", "-c", STOP_SCRIPT, "stop", job.directory], check=False)
+    remote.run(["sh", "-c", STOP_SCRIPT, "stop", job.directory, CONFIG, *data.secret_files(job)], check=False)
     chunks = records.job_log_chunks(job.id)
     start = 0
     if chunks:

@@ -14,8 +14,10 @@ import time
 import unittest
 from pathlib import Path
 
-from heatdeploy.jobs.history import SHIP_SCRIPT
+from heatdeploy.jobs import data
+from heatdeploy.jobs.history import CONFIG, SHIP_SCRIPT, STOP_SCRIPT
 from heatdeploy.plugin.job_process import LOG_SCRIPT
+from heatdeploy.plugin.jobs import JobRecord
 
 
 class _Store(http.server.BaseHTTPRequestHandler):
@@ -72,6 +74,21 @@ class ShipperTest(unittest.TestCase):
         self.ship(deadline=time.time() + 60)
         self.assertEqual(self.received, {})
 
+
+
+class StopTest(unittest.TestCase):
+    def test_stopping_removes_every_file_that_holds_a_temp_url_and_nothing_else(self) -> None:
+        folder = Path(self.enterContext(tempfile.TemporaryDirectory()))
+        job = JobRecord(id="j", cluster="c", type="shell", binary="swift://b/p",
+                        inputs={"": "swift://d/a/", "books": "swift://d/b/"})
+        secrets = [CONFIG, *data.secret_files(job), "log.part"]
+        for name in [*secrets, "driver.log", "exit_status", "heatdeploy_job.py"]:
+            (folder / name).write_text("x")
+        subprocess.run(["sh", "-c", STOP_SCRIPT, "stop", str(folder), CONFIG, *data.secret_files(job)],
+                       check=True, timeout=10)
+        self.assertEqual(sorted(p.name for p in folder.iterdir()), ["driver.log", "exit_status", "heatdeploy_job.py"])
+        self.assertEqual(sorted(secrets), sorted(["log.conf", "heatdeploy_job.json", "job.env", "input.urls",
+                                                  "input.books.urls", "log.part"]))
 
 
 class LogReadTest(unittest.TestCase):
